@@ -1,0 +1,68 @@
+import math
+
+import pytest
+import torch
+
+from uwl_utils.uncertainty import entropy, margin, max_min_difference, mean_margin
+
+
+def probs_of(*pixels):
+    """[1,C,1,P] probability tensor from per-pixel probability vectors."""
+    return torch.tensor(pixels, dtype=torch.float64).T.reshape(1, len(pixels[0]), 1, len(pixels))
+
+
+def h(*ps):
+    return -sum(p * math.log(p) for p in ps if p > 0)
+
+
+CASES = [
+    # probabilities,       M,     D,     Mbar,  E (unnormalised)
+    ((1.0, 0.0, 0.0), 0.0, 0.0, 0.0, 0.0),  # one-hot
+    ((0.25,) * 4, 1.0, 1.0, 1.0, math.log(4)),  # uniform
+    ((0.4, 0.4, 0.2), 1.0, 0.8, 0.9, h(0.4, 0.4, 0.2)),  # tie at the top
+    ((0.7, 0.3), 0.6, 0.6, 0.6, h(0.7, 0.3)),  # two classes: all three margins coincide
+    ((0.5, 0.3, 0.2), 0.8, 0.7, 0.75, h(0.5, 0.3, 0.2)),
+]
+
+
+@pytest.mark.parametrize("p, m, d, mbar, e", CASES)
+def test_measures_by_hand(p, m, d, mbar, e):
+    probs = probs_of(p)
+    assert margin(probs).item() == pytest.approx(m, abs=1e-12)
+    assert max_min_difference(probs).item() == pytest.approx(d, abs=1e-12)
+    assert mean_margin(probs).item() == pytest.approx(mbar, abs=1e-12)
+    assert entropy(probs, normalize=False).item() == pytest.approx(e, abs=1e-12)
+    assert entropy(probs).item() == pytest.approx(e / math.log(len(p)), abs=1e-12)
+
+
+def test_batched_shapes_and_per_pixel_independence():
+    probs = probs_of((1.0, 0.0, 0.0), (0.5, 0.3, 0.2), (0.4, 0.4, 0.2))
+    probs = torch.cat([probs, probs.flip(-1)])  # [2,3,1,3]
+    out = margin(probs)
+    assert out.shape == (2, 1, 3)
+    torch.testing.assert_close(out[0, 0], torch.tensor([0.0, 0.8, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(out[1], out[0].flip(-1))
+
+
+def test_mean_margin_depends_on_top_probability_only():
+    a, b = probs_of((0.5, 0.49, 0.01)), probs_of((0.5, 0.25, 0.25))
+    torch.testing.assert_close(mean_margin(a), mean_margin(b))
+    assert margin(a).item() != pytest.approx(margin(b).item())
+
+
+def test_entropy_gradient_is_finite_at_zero_probability():
+    probs = probs_of((1.0, 0.0, 0.0)).requires_grad_()
+    entropy(probs).sum().backward()
+    assert torch.isfinite(probs.grad).all()
+
+
+@pytest.mark.parametrize("measure", [margin, max_min_difference, mean_margin, entropy])
+def test_rejects_bad_input(measure):
+    with pytest.raises(ValueError, match="sum to 1"):
+        measure(torch.randn(1, 3, 2, 2))  # logits, not probabilities
+    with pytest.raises(ValueError, match=r"\[N,C,H,W\]"):
+        measure(torch.ones(3, 2, 2) / 3)
+    with pytest.raises(ValueError, match="floating"):
+        measure(torch.ones(1, 3, 2, 2, dtype=torch.int64))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        measure(torch.ones(1, 1, 2, 2))
