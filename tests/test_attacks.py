@@ -1,0 +1,156 @@
+"""Property tests of FGSM, I-FGSM, PGD and minimal PGD over weighting schemes and budgets (toy model)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from uwl_utils.attacks import fgsm, ifgsm, ifgsm_steps, minimal_pgd, pgd
+from uwl_utils.attacks.base import success_fraction
+from uwl_utils.losses import PAPER_SCHEMES, Weighting
+
+EPS = [2 / 255, 8 / 255]
+
+
+def linf(a, b):
+    return (a - b).flatten(1).abs().amax(1)
+
+
+def l2(a, b):
+    return (a - b).flatten(1).norm(dim=1)
+
+
+def run(attack, model, images, labels, eps, scheme):
+    if attack == "fgsm":
+        return fgsm(model, images, labels, eps=eps, weighting=scheme)
+    if attack == "ifgsm":
+        return ifgsm(model, images, labels, eps=eps, weighting=scheme)
+    if attack == "pgd":
+        return pgd(model, images, labels, eps=eps, steps=5, weighting=scheme)
+    if attack == "pgd_l2":
+        return pgd(model, images, labels, eps=eps * 20, norm="l2", steps=5, restarts=2, weighting=scheme, generator=0)
+    raise AssertionError(attack)
+
+
+@pytest.mark.parametrize("scheme", PAPER_SCHEMES)
+@pytest.mark.parametrize("eps", EPS)
+@pytest.mark.parametrize("attack", ["fgsm", "ifgsm", "pgd", "pgd_l2"])
+def test_outputs_in_box_and_ball_and_inputs_untouched(toy_model, toy_batch, attack, eps, scheme):
+    images, labels = toy_batch
+    before_x, before_y = images.clone(), labels.clone()
+    adv = run(attack, toy_model, images, labels, eps, scheme)
+    assert adv.shape == images.shape and adv.dtype == images.dtype
+    assert adv.min() >= 0 and adv.max() <= 1
+    if attack == "pgd_l2":
+        assert torch.all(l2(adv, images) <= eps * 20 + 1e-5)
+    else:
+        assert torch.all(linf(adv, images) <= eps + 1e-6)
+    assert torch.equal(images, before_x) and torch.equal(labels, before_y)
+    assert not torch.equal(adv, images)
+
+
+def test_ifgsm_equals_an_independent_plain_loop(toy_model, toy_batch):
+    images, labels = toy_batch
+    eps, alpha = 8 / 255, 1 / 255
+    x = images.clone()
+    for _ in range(10):  # n = min(8 + 4, floor(1.25 * 8)) = 10
+        x.requires_grad_(True)
+        logits = toy_model(x)
+        ce = F.cross_entropy(logits, labels, ignore_index=255, reduction="none")
+        loss = (ce.sum((1, 2)) / (12 * 16)).sum()
+        (g,) = torch.autograd.grad(loss, x)
+        x = torch.min(torch.max(x.detach() + alpha * g.sign(), images - eps), images + eps).clamp(0, 1)
+    assert torch.equal(ifgsm(toy_model, images, labels, eps=eps, weighting="none"), x)
+
+
+def test_ifgsm_steps_follow_the_paper():
+    assert [ifgsm_steps(e / 255) for e in (1, 2, 4, 8, 16, 32)] == [1, 2, 5, 10, 20, 36]
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "ifgsm", "pgd"])
+def test_batch_equals_images_one_at_a_time(toy_model, toy_batch, attack):
+    images, labels = toy_batch
+    batched = run(attack, toy_model, images, labels, 8 / 255, "E")
+    single = torch.cat([run(attack, toy_model, images[i : i + 1], labels[i : i + 1], 8 / 255, "E") for i in range(3)])
+    torch.testing.assert_close(batched, single, atol=1e-6, rtol=0)
+
+
+def test_same_seed_same_result_and_different_seed_differs(toy_model, toy_batch):
+    images, labels = toy_batch
+    kw = dict(eps=8 / 255, steps=3, random_init=True, weighting="L0")
+    a = pgd(toy_model, images, labels, generator=7, **kw)
+    b = pgd(toy_model, images, labels, generator=7, **kw)
+    c = pgd(toy_model, images, labels, generator=8, **kw)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(fgsm(toy_model, images, labels, weighting="E"), fgsm(toy_model, images, labels, weighting="E"))
+
+
+def test_l0_zeroed_pixels_contribute_no_gradient(toy_model, toy_batch):
+    """The input gradient of the L0 loss equals that of the loss restricted to the kept pixels."""
+    images, labels = toy_batch
+    x = images.clone().requires_grad_(True)
+    logits = toy_model(x)
+    keep = Weighting("L0").weights(logits, labels)
+    assert (keep == 0).sum() > (labels == 255).sum()  # some valid pixels are dropped
+    (g_l0,) = torch.autograd.grad(Weighting("L0").loss(logits, labels).sum(), x, retain_graph=True)
+    dropped_only = labels.masked_fill(keep == 0, 255)
+    (g_kept,) = torch.autograd.grad(Weighting("none").loss(logits, dropped_only).sum(), x)
+    torch.testing.assert_close(g_l0, g_kept)
+    # and the loss of the dropped pixels alone has no effect on the L0 gradient
+    assert not torch.allclose(g_l0, torch.autograd.grad(Weighting("none").loss(toy_model(x), labels).sum(), x)[0])
+
+
+def test_labels_none_attacks_the_clean_prediction(toy_model, toy_batch):
+    images, _ = toy_batch
+    pred = toy_model(images).argmax(1)
+    assert torch.equal(ifgsm(toy_model, images, None, eps=4 / 255), ifgsm(toy_model, images, pred, eps=4 / 255))
+
+
+def test_attacks_raise_the_misclassified_share(toy_model, toy_batch):
+    images, labels = toy_batch
+    clean = success_fraction(toy_model(images), labels)
+    adv = ifgsm(toy_model, images, labels, eps=16 / 255)
+    assert torch.all(success_fraction(toy_model(adv), labels) > clean)
+
+
+def test_pgd_keeps_the_best_iterate(toy_model, toy_batch):
+    images, labels = toy_batch
+    adv = pgd(toy_model, images, labels, eps=8 / 255, steps=10)
+    last_only = pgd(toy_model, images, labels, eps=8 / 255, steps=1)  # the clean image is iterate 0
+    assert torch.all(success_fraction(toy_model(adv), labels) >= success_fraction(toy_model(last_only), labels))
+
+
+def test_minimal_pgd_finds_the_smallest_successful_eps(toy_model, toy_batch):
+    images, labels = toy_batch
+    threshold = 0.45
+    adv, eps = minimal_pgd(
+        toy_model, images, labels, max_eps=64 / 255, search_steps=6, steps=10, adv_threshold=threshold, return_eps=True
+    )
+    frac = success_fraction(toy_model(adv), labels)
+    found = ~torch.isnan(eps)
+    assert found.any()
+    assert torch.all(frac[found] >= threshold)
+    assert torch.all(linf(adv, images)[found] <= eps[found] + 1e-6)
+    assert torch.equal(adv[~found], images[~found])  # never successful: returned unperturbed
+    # a budget just below the one found fails at the same settings (the bisection's lower end)
+    i = int(found.nonzero()[0])
+    below = pgd(toy_model, images[i : i + 1], labels[i : i + 1], eps=float(eps[i]) * 0.5, steps=10)
+    assert success_fraction(toy_model(below), labels[i : i + 1]).item() < threshold
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda m, x, y: fgsm(m, x, y, eps=0), "0 < eps <= 1"),
+        (lambda m, x, y: ifgsm(m, x, y, eps=8), "did you mean 8/255"),
+        (lambda m, x, y: ifgsm(m, x * 255, y), r"\[0, 1\]"),
+        (lambda m, x, y: ifgsm(m, x, y[:, :5]), "shape"),
+        (lambda m, x, y: ifgsm(m, x, y, weighting="entropy"), "unknown weighting scheme"),
+        (lambda m, x, y: pgd(m, x, y, norm="l1"), "unknown norm"),
+        (lambda m, x, y: pgd(m, x[:, :1], y), "3 RGB channels"),
+        (lambda m, x, y: minimal_pgd(m, x, y, adv_threshold=1.5), "adv_threshold"),
+    ],
+)
+def test_bad_input(toy_model, toy_batch, call, match):
+    images, labels = toy_batch
+    with pytest.raises(ValueError, match=match):
+        call(toy_model, images, labels)

@@ -1,0 +1,114 @@
+"""What every attack shares: input checks, the weighted loss and its input gradient, projections, randomness.
+
+Attacks work on un-normalised RGB images in [0, 1] (the model wrapper normalises) and on ground-truth
+labels [N,H,W] with 255 = ignore; ``labels=None`` attacks the clean prediction instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from uwl_utils.checks import IGNORE_INDEX, check_images, check_labels
+from uwl_utils.losses import Step, Weighting, as_weighting
+
+__all__ = [
+    "prepare",
+    "loss_and_grad",
+    "project_linf",
+    "project_l2",
+    "l2_normalize",
+    "per_image",
+    "make_generator",
+    "iterations",
+    "success_fraction",
+]
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return model(images).argmax(1)
+
+
+def prepare(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, weighting: str | Weighting = "none"
+) -> tuple[torch.Tensor, torch.Tensor, Weighting]:
+    """Check an attack's inputs once; returns (images detached, labels, Weighting).
+
+    With ``labels=None`` the clean prediction of ``model`` is attacked.
+    """
+    check_images(images)
+    images = images.detach()
+    if labels is None:
+        labels = _predict(model, images)
+    num_classes = getattr(model, "num_classes", None)
+    if num_classes is None:  # a bare nn.Module: read the number of classes off one forward
+        num_classes = model(images[:1]).shape[1]
+    check_labels(labels, num_classes, (images.shape[0], *images.shape[2:]))
+    return images, labels.to(images.device), as_weighting(weighting)
+
+
+def loss_and_grad(
+    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, weighting: Weighting, step: Step | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One forward and backward: (per-image loss [N], ∇_x of the summed loss, logits detached).
+
+    Summing per-image losses keeps each image's gradient independent of the rest of the batch.
+    """
+    x = x.detach().requires_grad_(True)
+    logits = model(x)
+    loss = weighting.loss(logits, labels, step=step, validate=False)
+    (grad,) = torch.autograd.grad(loss.sum(), x)
+    return loss.detach(), grad, logits.detach()
+
+
+def per_image(value: float | torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """A scalar or per-image value as a tensor [N,1,1,1] broadcastable against images."""
+    v = torch.as_tensor(value, dtype=images.dtype, device=images.device)
+    return v.reshape(-1, 1, 1, 1).expand(images.shape[0], 1, 1, 1)
+
+
+def project_linf(x: torch.Tensor, images: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """Clip ``x`` into the ℓ∞ ball of radius ``eps`` [N,1,1,1] around ``images`` and into [0, 1]."""
+    return torch.minimum(torch.maximum(x, images - eps), images + eps).clamp(0, 1)
+
+
+def l2_normalize(g: torch.Tensor, floor: float = 1e-12) -> torch.Tensor:
+    """g / ‖g‖₂ per image (over all 3·H·W entries); zero stays zero."""
+    norm = g.flatten(1).norm(dim=1).clamp_min(floor)
+    return g / norm.view(-1, 1, 1, 1)
+
+
+def project_l2(x: torch.Tensor, images: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """Rescale ``x − images`` to ℓ2 norm ≤ ``eps`` [N,1,1,1] per image, then clip into [0, 1]."""
+    delta = x - images
+    norm = delta.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    factor = torch.where(norm > eps, eps / norm.clamp_min(1e-12), torch.ones_like(norm))
+    return (images + delta * factor).clamp(0, 1)
+
+
+def make_generator(generator: torch.Generator | int | None) -> torch.Generator:
+    """A CPU generator from a seed, an existing generator, or nothing (seeded from torch's global RNG).
+
+    Random tensors are drawn on the CPU and then moved, so a seed gives the same numbers on every device.
+    """
+    if isinstance(generator, torch.Generator):
+        return generator
+    if generator is None:
+        generator = int(torch.randint(0, 2**62, (1,)).item())
+    return torch.Generator().manual_seed(int(generator))
+
+
+def iterations(n: int, progress: bool, desc: str) -> Iterable[int]:
+    """range(n), with a tqdm bar when ``progress``."""
+    return tqdm(range(n), desc=desc, leave=False) if progress else range(n)
+
+
+def success_fraction(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per image, the fraction of valid pixels whose prediction differs from the label (the APSR), [N]."""
+    valid = labels != IGNORE_INDEX
+    wrong = (logits.argmax(1) != labels) & valid
+    return wrong.flatten(1).sum(1) / valid.flatten(1).sum(1).clamp_min(1)
