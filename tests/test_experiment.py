@@ -1,0 +1,113 @@
+import json
+
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from conftest import ToySegmenter
+from uwl_utils import experiment
+from uwl_utils.experiment import AttackConfig, attack_grid, load_results, resolve_device, run, summarize
+from uwl_utils.metrics import ConfusionMatrix, apsr
+
+
+class ToyData(Dataset):
+    name = "toy"
+
+    def __init__(self, n=5):
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.rand(n, 3, 12, 16, generator=g)
+        with torch.no_grad():
+            self.y = ToySegmenter()(self.x).argmax(1)
+        self.y[:, :2] = 255
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return {"image": self.x[i], "label": self.y[i], "id": f"toy/{i}"}
+
+
+GRID = attack_grid("ifgsm", [4, 8]) + attack_grid("fgsm", 8)
+
+
+def go(out, **kw):
+    args = dict(n_images=5, batch_size=2, device="cpu", out=out, progress=False)
+    args.update(kw)
+    return run({"toy": ToySegmenter()}, GRID, ["none", "L0"], ToyData(), **args)
+
+
+def test_rows_are_tidy_and_metrics_pool_correctly(tmp_path):
+    rows, summary = go(tmp_path)
+    assert len(rows) == 5 * 3 * 2 and rows[["config", "image_id"]].duplicated().sum() == 0
+    assert set(summary["attack"]) == {"ifgsm", "fgsm"} and len(summary) == 6
+    # recompute one configuration's pooled metrics directly
+    data, model = ToyData(), ToySegmenter()
+    from uwl_utils.attacks import ifgsm
+
+    adv = ifgsm(model, data.x, data.y, eps=8 / 255, weighting="L0")
+    pred = model(adv).argmax(1)
+    row = summary.query("attack == 'ifgsm' and eps_255 == 8 and weighting == 'L0'").iloc[0]
+    assert row["apsr"] == pytest.approx(100 * apsr(pred, data.y, reduction="pooled").item())
+    assert row["apsr_image_mean"] == pytest.approx(100 * apsr(pred, data.y, reduction="mean").item())
+    cm = ConfusionMatrix(5)
+    cm.update(pred, data.y)
+    assert row["miou_adv"] == pytest.approx(100 * cm.miou())
+    assert row["miou_clean"] - row["miou_adv"] == pytest.approx(row["delta_miou"])
+    assert row["linf_255_mean"] == pytest.approx(8, abs=1e-4)
+    options = json.loads(row["options"])
+    assert options["eps"] == pytest.approx(8 / 255) and options["alpha"] == pytest.approx(1 / 255)
+    assert options["l0_threshold"] == 0.75 and options["detach_weights"] is False
+
+
+class Killed(Exception):
+    pass
+
+
+def test_killed_run_resumes_with_only_the_missing_rows(tmp_path, monkeypatch):
+    calls, kill_at = [], [4]
+    original = experiment._attack_batch
+
+    def counting(*args):
+        calls.append(len(args[1]))
+        if len(calls) == kill_at[0]:
+            kill_at[0] = None
+            raise Killed  # the run is killed while attacking the 4th batch
+        return original(*args)
+
+    monkeypatch.setattr(experiment, "_attack_batch", counting)
+    with pytest.raises(Killed):
+        go(tmp_path)
+    finished = load_results(tmp_path)
+    assert len(finished) == sum(calls[:3]) > 0  # the three finished batches are on disk
+    calls.clear()
+    rows, _ = go(tmp_path)
+    assert sum(calls) == 5 * 6 - len(finished)  # only the missing rows were computed
+    assert len(rows) == 30 and rows[["config", "image_id"]].duplicated().sum() == 0
+    calls.clear()
+    go(tmp_path)
+    assert calls == []  # nothing left to do
+
+
+def test_a_changed_option_makes_new_rows(tmp_path):
+    go(tmp_path)
+    from uwl_utils.losses import Weighting
+
+    rows, summary = run(
+        {"toy": ToySegmenter()}, [AttackConfig("ifgsm", 8, {"alpha": 2 / 255})],
+        [Weighting("L0", l0_on="logits")], ToyData(), n_images=5, batch_size=5, device="cpu", out=tmp_path,
+        progress=False,
+    )  # fmt: skip
+    assert len(rows) == 30 + 5
+    assert summary["config"].nunique() == 7
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown attack 'bim'"):
+        AttackConfig("bim")
+    with pytest.raises(ValueError, match="has no parameter"):
+        AttackConfig("ifgsm", 8, {"stepz": 3}).kwargs()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='DEVICE="cuda" but torch sees no CUDA GPU'):
+            resolve_device("cuda")
+    assert resolve_device("cpu").type == "cpu"
+    assert summarize(load_results("/nonexistent")).empty
