@@ -41,7 +41,9 @@ ATTACKS = {
     "ifgsm": attack_lib.ifgsm,
     "pgd": attack_lib.pgd,
     "minimal_pgd": attack_lib.minimal_pgd,
-    **{n: getattr(attack_lib, n) for n in ("alma_prox", "cr_pgd", "sparse_ifgsm") if hasattr(attack_lib, n)},
+    "alma_prox": attack_lib.alma_prox,
+    "cr_pgd": attack_lib.cr_pgd,
+    "sparse_ifgsm": attack_lib.sparse_ifgsm,
 }
 _NOT_RECORDED = {"model", "images", "labels", "weighting", "progress", "return_eps"}
 

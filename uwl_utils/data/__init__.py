@@ -11,7 +11,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-__all__ = ["DATASETS", "load_dataset", "register_dataset"]
+__all__ = ["DATASETS", "dataset_names", "load_dataset", "register_dataset"]
 
 # name -> factory(split, root, size) returning a Dataset with the attributes above.
 DATASETS: dict[str, Callable[..., Dataset]] = {}
@@ -30,6 +30,12 @@ def register_dataset(name: str):
 def _register_builtin() -> None:
     # Imported for their @register_dataset side effect.
     from uwl_utils.data import cityscapes, synthetic, voc  # noqa: F401
+
+
+def dataset_names() -> list[str]:
+    """Names accepted by :func:`load_dataset`."""
+    _register_builtin()
+    return sorted(DATASETS)
 
 
 def load_dataset(

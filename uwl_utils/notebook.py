@@ -1,0 +1,138 @@
+"""The first cells of every notebook: resolve a profile and the parameters, and stop early on bad ones.
+
+A notebook keeps its two profiles side by side (``quick``: the committed default, sized for a CPU demo;
+``paper``: the paper's settings for a GPU) and calls :func:`setup` with its papermill parameters. A
+parameter left at ``None`` takes the profile's value. Bad parameters raise a ``ValueError`` in that cell,
+saying what to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from uwl_utils.experiment import resolve_device
+
+__all__ = ["Setup", "setup", "default_models", "REAL_DATASETS"]
+
+REAL_DATASETS = ("cityscapes", "voc")
+
+
+@dataclass
+class Setup:
+    """Resolved notebook parameters; ``knobs`` holds the profile's notebook-specific values."""
+
+    profile: str
+    device: torch.device
+    dataset: str
+    models: list[str]
+    n_images: int
+    image_size: tuple[int, int] | None
+    batch_size: int
+    data_root: str | None
+    out_dir: Path
+    knobs: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        knobs = self.__dict__.get("knobs", {})
+        if name in knobs:
+            return knobs[name]
+        raise AttributeError(name)
+
+    @property
+    def label(self) -> str:
+        """A caption for every figure and table: which profile, data set and how many images."""
+        return f"{self.profile} profile · {self.dataset} · {self.n_images} images"
+
+
+def default_models(dataset: str) -> list[str]:
+    """The registered models of a data set's label space (the tiny ones for synthetic sets)."""
+    from uwl_utils.models import MODELS
+
+    return [name for name, spec in MODELS.items() if spec.dataset == dataset]
+
+
+def _check_dataset(dataset: str, data_root: str | None) -> None:
+    from uwl_utils.data import dataset_names
+
+    if dataset not in dataset_names():
+        raise ValueError(f"DATASET={dataset!r} is unknown; use one of {dataset_names()}")
+    if dataset in REAL_DATASETS:
+        if data_root is None:
+            raise ValueError(
+                f"DATASET={dataset!r} needs DATA_ROOT: pass -p DATA_ROOT /path/to/{dataset} (see data/README.md)"
+            )
+        if not Path(data_root).is_dir():
+            raise ValueError(f"DATA_ROOT={str(data_root)!r} does not exist; point it at the {dataset} folder")
+
+
+def _check_models(models: Sequence[str], dataset: str) -> None:
+    from uwl_utils.models import MODELS
+
+    for name in models:
+        if name not in MODELS:
+            raise ValueError(f"MODELS contains unknown model {name!r}; known models: {sorted(MODELS)}")
+        if MODELS[name].dataset != dataset:
+            raise ValueError(
+                f"model {name!r} is trained for {MODELS[name].dataset!r}, not DATASET={dataset!r}; "
+                f"models for {dataset!r}: {default_models(dataset)}"
+            )
+
+
+def setup(
+    profiles: Mapping[str, Mapping[str, Any]],
+    *,
+    PROFILE: str,
+    DEVICE: str = "auto",
+    DATASET: str,
+    MODELS: Sequence[str] | None = None,
+    N_IMAGES: int | None = None,
+    IMAGE_SIZE: Sequence[int] | None = None,
+    BATCH_SIZE: int | None = None,
+    DATA_ROOT: str | None = None,
+    OUT_DIR: str = "../figures",
+    **overrides: Any,
+) -> Setup:
+    """Validate a notebook's parameters and fill the unset ones from ``profiles[PROFILE]``.
+
+    ``profiles`` maps profile name to values for ``n_images``, ``batch_size``, optionally ``models``
+    and ``image_size``, and the notebook's own knobs; ``overrides`` set knobs explicitly (None = keep).
+    """
+    if PROFILE not in profiles:
+        raise ValueError(f"PROFILE={PROFILE!r} is unknown; use one of {list(profiles)}")
+    prof = dict(profiles[PROFILE])
+    _check_dataset(DATASET, DATA_ROOT)
+    models = list(MODELS) if MODELS is not None else list(prof.pop("models", None) or default_models(DATASET))
+    prof.pop("models", None)
+    _check_models(models, DATASET)
+    n_images = int(N_IMAGES if N_IMAGES is not None else prof.pop("n_images"))
+    batch_size = int(BATCH_SIZE if BATCH_SIZE is not None else prof.pop("batch_size"))
+    size = IMAGE_SIZE if IMAGE_SIZE is not None else prof.pop("image_size", None)
+    for key in ("n_images", "batch_size", "image_size"):
+        prof.pop(key, None)
+    if n_images < 1 or batch_size < 1:
+        raise ValueError(f"N_IMAGES and BATCH_SIZE must be at least 1; got {n_images} and {batch_size}")
+    unknown = set(overrides) - set(prof)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {sorted(unknown)}; this notebook's knobs: {sorted(prof)}")
+    prof.update({k: v for k, v in overrides.items() if v is not None})
+    out_dir = Path(OUT_DIR)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = Setup(
+        profile=PROFILE,
+        device=resolve_device(DEVICE),
+        dataset=DATASET,
+        models=models,
+        n_images=n_images,
+        image_size=tuple(int(s) for s in size) if size is not None else None,
+        batch_size=batch_size,
+        data_root=DATA_ROOT,
+        out_dir=out_dir,
+        knobs=prof,
+    )
+    print(f"{cfg.label} · models {', '.join(models)} · device {cfg.device} · figures -> {out_dir.resolve()}")
+    return cfg

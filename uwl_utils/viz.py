@@ -1,0 +1,130 @@
+"""Figures: class-palette overlays of segmentations and the seaborn plots the notebooks share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+__all__ = ["colorize", "overlay", "show_segmentations", "metric_bars", "save_figure", "METRIC_LABELS"]
+
+IGNORE_COLOR = (255, 255, 255)
+METRIC_LABELS = {
+    "apsr": "APSR (%)",
+    "apsr_image_mean": "APSR, mean over images (%)",
+    "delta_miou": "ΔmIoU (points)",
+    "miou_adv": "adversarial mIoU (%)",
+    "seconds_per_image": "seconds per image",
+    "eps_255": "ε × 255",
+}
+WEIGHTING_ORDER = ["none", "M", "D", "Mbar", "E", "L0", "L0+E", "CR"]
+
+
+def _numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def colorize(label: torch.Tensor | np.ndarray, palette: Sequence[Sequence[int]], ignore_index: int = 255) -> np.ndarray:
+    """A label map [H,W] as an RGB uint8 image [H,W,3] in the class palette (ignore pixels white)."""
+    label = _numpy(label).astype(np.int64)
+    lut = np.zeros((256, 3), dtype=np.uint8)
+    lut[: len(palette)] = np.asarray(palette, dtype=np.uint8)
+    lut[ignore_index] = IGNORE_COLOR
+    return lut[label]
+
+
+def _image(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """[3,H,W] in [0,1] → [H,W,3] uint8."""
+    image = _numpy(image)
+    return (np.clip(image.transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def overlay(image, label, palette, alpha: float = 0.55, ignore_index: int = 255) -> np.ndarray:
+    """Blend a label map's palette colours over an image [3,H,W] in [0,1]; ignore pixels show the image."""
+    img = _image(image).astype(np.float32)
+    colors = colorize(label, palette, ignore_index).astype(np.float32)
+    keep = (_numpy(label) == ignore_index)[..., None]
+    out = np.where(keep, img, (1 - alpha) * img + alpha * colors)
+    return out.astype(np.uint8)
+
+
+def show_segmentations(
+    panels: Sequence[tuple[str, torch.Tensor | np.ndarray, str]],
+    palette: Sequence[Sequence[int]],
+    *,
+    ncols: int | None = None,
+    panel_width: float = 3.2,
+    title: str | None = None,
+) -> plt.Figure:
+    """A grid of panels, each (title, tensor, kind) with kind ``"image"`` ([3,H,W] in [0,1]), ``"label"``
+    ([H,W] class map in the palette) or ``"diff"`` ([3,H,W] perturbation, shown amplified around grey)."""
+    ncols = ncols or len(panels)
+    nrows = -(-len(panels) // ncols)
+    h, w = _numpy(panels[0][1]).shape[-2:]
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel_width * ncols, panel_width * ncols * h / w / ncols * nrows + 0.5), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (name, data, kind) in zip(axes.flat, panels, strict=False):
+        if kind == "image":
+            ax.imshow(_image(data))
+        elif kind == "label":
+            ax.imshow(colorize(data, palette))
+        elif kind == "diff":
+            d = _numpy(data)
+            scale = max(np.abs(d).max(), 1e-12)
+            ax.imshow(_image(0.5 + 0.5 * d / scale))
+            name = f"{name} (×{0.5 / scale:.0f})"
+        else:
+            raise ValueError(f"panel kind must be 'image', 'label' or 'diff'; got {kind!r}")
+        ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def metric_bars(
+    summary: pd.DataFrame,
+    metric: str = "apsr",
+    *,
+    x: str = "eps_255",
+    hue: str = "weighting",
+    col: str | None = "model",
+    row: str | None = None,
+    title: str | None = None,
+    height: float = 3.0,
+) -> sns.FacetGrid:
+    """Bars of a pooled metric (from :func:`uwl_utils.experiment.summarize`) by ``x`` and ``hue``, faceted."""
+    data = summary.copy()
+    if x == "eps_255":
+        data[x] = data[x].map(lambda e: "—" if pd.isna(e) else f"{e:g}")
+    hue_order = [w for w in WEIGHTING_ORDER if w in set(data[hue])] + sorted(set(data[hue]) - set(WEIGHTING_ORDER))
+    grid = sns.catplot(
+        data=data, x=x, y=metric, hue=hue, hue_order=hue_order if hue == "weighting" else None,
+        col=col, row=row, kind="bar", height=height, aspect=1.2, sharey=True, palette="deep",
+    )  # fmt: skip
+    grid.set_axis_labels(METRIC_LABELS.get(x, x), METRIC_LABELS.get(metric, metric))
+    grid.set_titles(
+        col_template="{col_name}" if row is None else "{row_name} · {col_name}", row_template="{row_name}"
+    )
+    if title:
+        grid.figure.suptitle(title, y=1.02, fontsize=10)
+    return grid
+
+
+def save_figure(fig: plt.Figure | sns.FacetGrid, name: str, out_dir: str | Path) -> list[Path]:
+    """Save as ``<out_dir>/<name>.png`` and ``.pdf``; returns the paths."""
+    fig = getattr(fig, "figure", fig)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=130, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    return paths
