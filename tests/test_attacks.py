@@ -154,3 +154,17 @@ def test_bad_input(toy_model, toy_batch, call, match):
     images, labels = toy_batch
     with pytest.raises(ValueError, match=match):
         call(toy_model, images, labels)
+
+
+def test_uniform_noise_is_seeded_and_sits_on_the_ball(toy_model, toy_batch):
+    from uwl_utils.attacks import uniform_noise
+
+    images, labels = toy_batch
+    images = images.clamp(0.1, 0.9)  # away from the box so that no entry is clipped
+    a = uniform_noise(toy_model, images, labels, eps=8 / 255, generator=3)
+    torch.testing.assert_close(a, uniform_noise(toy_model, images, eps=8 / 255, generator=3))
+    assert not torch.equal(a, uniform_noise(toy_model, images, eps=8 / 255, generator=4))
+    torch.testing.assert_close((a - images).abs(), torch.full_like(images, 8 / 255))
+    assert 0.45 < ((a - images) > 0).float().mean() < 0.55
+    u = uniform_noise(toy_model, images, eps=8 / 255, sign=False, generator=3)
+    assert (u - images).abs().max() <= 8 / 255 + 1e-7 and (u - images).abs().min() < 1 / 255

@@ -121,7 +121,7 @@ def test_zoo_model_loads_a_checkpoint_file(tmp_path):
     model = load_model("cityscapes/ddrnet", checkpoint=path)
     for key, value in source.state_dict().items():
         assert torch.equal(model.segmentor.state_dict()[key], value), key
-    assert not any(p.requires_grad for p in model.parameters())
+    assert not any(p.requires_grad for p in model.parameters()) and model.checkpoint_path == path
     assert model(torch.rand(1, 3, 33, 47)).shape == (1, 19, 33, 47)
 
 

@@ -44,6 +44,7 @@ ATTACKS = {
     "alma_prox": attack_lib.alma_prox,
     "cr_pgd": attack_lib.cr_pgd,
     "sparse_ifgsm": attack_lib.sparse_ifgsm,
+    "uniform_noise": attack_lib.uniform_noise,
 }
 _NOT_RECORDED = {"model", "images", "labels", "weighting", "progress", "return_eps"}
 
@@ -291,4 +292,3 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out).sort_values(["model", "attack", "eps_255", "weighting"], ignore_index=True)
-

@@ -11,6 +11,19 @@ with Z all pixels of the image (ignore pixels have CE = 0) and the weights w of 
 - ``"L0"``: w = 0 on pixels already misclassified with confidence ≥ ``l0_threshold``, else 1 (Eq. 10),
 - ``"L0+E"``: both, w = L0 mask · exp(E).
 
+Beyond the paper (``MODERN_SCHEMES``, for comparison; each function's docstring cites its source):
+
+- ``"SegPGD"``: w = 1 − λ_t on correctly classified pixels and λ_t on misclassified ones, λ_t = (t − 1)/(2T)
+  (Gu et al., ECCV 2022); needs the attack's iteration context ``step=(t, T)``,
+- ``"CosPGD"``: w = cos(softmax(z), onehot(y)), detached (Agnihotri et al., ICML 2024),
+- ``"MaskCE"``: w = 1 on correctly classified pixels, else 0 (Croce, Singh & Hein, ECCV 2024, "SEA"),
+- ``"MaskCE-Bal"``: the MaskCE mask times the per-image class-balancing weight 1 − n_{y_z}/|Z| (same paper),
+- ``"JS"``: w = 1, but the per-pixel loss is the Jensen–Shannon divergence JS(softmax(z) ‖ onehot(y)) instead
+  of CE (same paper). Schemes that replace the per-pixel loss are listed in ``PIXEL_LOSSES``.
+
+Every scheme keeps the paper's convention: only valid pixels (label ≠ 255) contribute and the per-image sum is
+divided by |Z| = H·W.
+
 Weights are recomputed from the current logits at every call. A :class:`Weighting` holds a scheme and the
 options that change the science; attacks take either a scheme name or a :class:`Weighting`, and
 :meth:`Weighting.as_record` goes into every result row.
@@ -18,6 +31,7 @@ options that change the science; attacks take either a scheme name or a :class:`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -28,7 +42,18 @@ import torch.nn.functional as F
 from uwl_utils.checks import IGNORE_INDEX, check_labels, check_logits
 from uwl_utils.uncertainty import MEASURES
 
-__all__ = ["Weighting", "as_weighting", "pixel_weights", "pixel_cross_entropy", "SCHEMES", "PAPER_SCHEMES"]
+__all__ = [
+    "Weighting",
+    "as_weighting",
+    "pixel_weights",
+    "pixel_cross_entropy",
+    "pixel_js_divergence",
+    "segpgd_lambda",
+    "SCHEMES",
+    "PAPER_SCHEMES",
+    "MODERN_SCHEMES",
+    "PIXEL_LOSSES",
+]
 
 Step = tuple[int, int]  # (t, T): iteration t of T, 1-based, for schemes with a schedule
 
@@ -70,14 +95,122 @@ def _l0_entropy(w: Weighting, x: _Inputs) -> torch.Tensor:
     return _l0_keep(w, x) * _uncertainty_weight("E")(w, x)
 
 
+# --- beyond the paper: SegPGD, CosPGD and SEA's losses -------------------------------------------------------
+
+
+def segpgd_lambda(step: Step | None) -> float:
+    """SegPGD's schedule λ(t) = (t − 1)/(2T) for iteration t of T, 1-based (Gu et al., ECCV 2022, Sec. 3).
+
+    λ_1 = 0 (only correctly classified pixels count) and λ_T = (T − 1)/(2T) < 1/2.
+    """
+    if step is None:
+        raise ValueError(
+            "the SegPGD scheme needs the attack's iteration context: the attack must pass step=(t, T) "
+            "(iteration t of T, 1-based) to Weighting.weights / pixel_loss / loss"
+        )
+    try:
+        t, total = (int(v) for v in step)
+    except (TypeError, ValueError):
+        raise ValueError(f"step must be a pair (t, T) of integers; got {step!r}") from None
+    if not 1 <= t <= total:
+        raise ValueError(f"step=(t, T) needs 1 <= t <= T; got {step!r}")
+    return (t - 1) / (2 * total)
+
+
+def _correct(x: _Inputs) -> torch.Tensor:
+    """1 where the current prediction equals the label (ignore pixels are masked later), no gradient."""
+    with torch.no_grad():
+        return (x.logits.argmax(1) == x.labels).to(x.logits.dtype)
+
+
+def _segpgd(w: Weighting, x: _Inputs) -> torch.Tensor:
+    """SegPGD (Gu et al., ECCV 2022, Sec. 3, the SegPGD loss):
+
+        L = (1 − λ(t))/(H·W) · Σ_{z ∈ P^T} CE_z + λ(t)/(H·W) · Σ_{z ∈ P^F} CE_z,   λ(t) = (t − 1)/(2T),
+
+    with P^T / P^F the correctly / wrongly classified (valid) pixels. As weights: 1 − λ(t) on correctly
+    classified pixels, λ(t) on misclassified ones. The split into correct and wrong pixels is an argmax, so it
+    carries no gradient; CE keeps its gradient. At t = 1 only the correct pixels count (the same as "MaskCE").
+    """
+    lam = segpgd_lambda(x.step)
+    correct = _correct(x)
+    return correct * (1 - lam) + (1 - correct) * lam
+
+
+def _cospgd(w: Weighting, x: _Inputs) -> torch.Tensor:
+    """CosPGD (Agnihotri et al., ICML 2024, Alg. 1, untargeted): w_z = cos(ψ(z_z), onehot(y_z)), detached.
+
+    L = (1/|Z|) Σ_z cos(ψ(z_z), onehot(y_z)) · CE_z. ψ is the softmax here (the paper's Alg. 1 and its first
+    release apply a sigmoid to the logits; the softmax is the distribution the CE is taken of); with the
+    softmax the cosine is p_y/‖p‖₂ ∈ (0, 1]. The paper detaches the weight, so it is always detached here,
+    whatever ``detach_weights`` says.
+    """
+    with torch.no_grad():
+        probs = x.logits.detach().softmax(1)
+        p_y = probs.gather(1, x.labels.unsqueeze(1)).squeeze(1)
+        return p_y / probs.norm(dim=1)
+
+
+def _mask_ce(w: Weighting, x: _Inputs) -> torch.Tensor:
+    """SEA's Mask-CE (Croce, Singh & Hein, ECCV 2024, L_MCE): CE only on pixels still classified correctly.
+
+    L = (1/|Z|) Σ_z 1[argmax_c z_{z,c} = y_z] · CE_z; the mask is detached (an argmax).
+    """
+    return _correct(x)
+
+
+def _mask_ce_bal(w: Weighting, x: _Inputs) -> torch.Tensor:
+    """SEA's Mask-Bal-CE (Croce, Singh & Hein, ECCV 2024, L_MCE-Bal): Mask-CE with per-image class balancing.
+
+    w_z = 1[argmax_c z_{z,c} = y_z] · (1 − n_{y_z}/|Z|), with n_c the number of valid pixels of the image whose
+    label is c and |Z| = H·W, the balancing weight of the authors' release (it down-weights the large classes
+    of each image). A detached weight. An image made of a single class with no ignore pixels gets w = 0.
+    """
+    with torch.no_grad():
+        _, c, h, wd = x.logits.shape
+        onehot = F.one_hot(x.labels, c) * x.valid.unsqueeze(-1)  # [N,H,W,C]
+        counts = onehot.sum((1, 2)).to(x.logits.dtype)  # [N,C]
+        n_y = counts.gather(1, x.labels.flatten(1)).view_as(x.labels)
+        return _correct(x) * (1 - n_y / (h * wd))
+
+
+def pixel_js_divergence(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-pixel Jensen–Shannon divergence JS(softmax(z) ‖ onehot(y)) [N,H,W], natural log, 0 on ignore pixels (255).
+
+    SEA's JS loss (Croce, Singh & Hein, ECCV 2024, L_JS): JS(p ‖ q) = ½ KL(p ‖ m) + ½ KL(q ‖ m) with
+    m = (p + q)/2. For q = onehot(y) it depends on p_y only:
+
+        JS = ½ [p_y log p_y − (1 + p_y) log(1 + p_y)] + log 2,
+
+    0 for a one-hot prediction of the label and log 2 when p_y = 0. Computed from ``log_softmax`` so that
+    gradients stay finite; clamped at 0 against rounding.
+    """
+    valid = labels != IGNORE_INDEX
+    logp_y = logits.log_softmax(1).gather(1, (labels * valid).unsqueeze(1)).squeeze(1)
+    p_y = logp_y.exp()
+    js = 0.5 * (p_y * logp_y - (1 + p_y) * torch.log1p(p_y)) + math.log(2)
+    return js.clamp_min(0) * valid
+
+
 # scheme -> weight function (before masking by the valid pixels); None means w = 1.
 SCHEMES: dict[str, Callable[[Weighting, _Inputs], torch.Tensor] | None] = {
     "none": None,
     **{m: _uncertainty_weight(m) for m in MEASURES},
     "L0": _l0_keep,
     "L0+E": _l0_entropy,
+    "SegPGD": _segpgd,
+    "CosPGD": _cospgd,
+    "MaskCE": _mask_ce,
+    "MaskCE-Bal": _mask_ce_bal,
+    "JS": None,
 }
 PAPER_SCHEMES = ("none", "M", "D", "Mbar", "E", "L0", "L0+E")
+MODERN_SCHEMES = ("SegPGD", "CosPGD", "MaskCE", "MaskCE-Bal", "JS")
+
+# scheme -> per-pixel loss (logits, labels) -> [N,H,W], 0 on ignore pixels, for schemes that replace the
+# cross-entropy; every other scheme weights pixel_cross_entropy. Attacks that use only the weights (ALMA prox
+# weights its constraint penalty, not a CE) see w = 1 for these schemes, i.e. the same as "none".
+PIXEL_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"JS": pixel_js_divergence}
 
 
 @dataclass(frozen=True)
@@ -89,6 +222,9 @@ class Weighting:
     - ``l0_threshold``: confidence above which a misclassified pixel is dropped by L0 (0.75).
     - ``l0_on``: ``"probs"`` compares the softmax confidence with ``≥`` (the paper's text); ``"logits"``
       compares the raw max logit with ``>`` (the published code).
+
+    The options act on the paper's schemes. The schemes of ``MODERN_SCHEMES`` detach their weights as their
+    papers do (``detach_weights`` changes nothing there); ``"SegPGD"`` needs ``step=(t, T)`` in every call.
     """
 
     scheme: str = "none"
@@ -122,8 +258,12 @@ class Weighting:
     def pixel_loss(
         self, logits: torch.Tensor, labels: torch.Tensor, *, step: Step | None = None, validate: bool = True
     ) -> torch.Tensor:
-        """Weighted per-pixel loss w_z · CE_z, [N,H,W] (the summand of Eq. 9 / 10)."""
-        return self.weights(logits, labels, step=step, validate=validate) * pixel_cross_entropy(logits, labels)
+        """Weighted per-pixel loss w_z · ℓ_z, [N,H,W] (the summand of Eq. 9 / 10).
+
+        ℓ is the cross-entropy, or the scheme's own per-pixel loss from ``PIXEL_LOSSES`` (``"JS"``).
+        """
+        base = PIXEL_LOSSES.get(self.scheme, pixel_cross_entropy)
+        return self.weights(logits, labels, step=step, validate=validate) * base(logits, labels)
 
     def loss(
         self, logits: torch.Tensor, labels: torch.Tensor, *, step: Step | None = None, validate: bool = True

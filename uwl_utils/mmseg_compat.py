@@ -26,9 +26,7 @@ __all__ = ["install", "point_sample", "sigmoid_focal_loss", "PROVIDED_OPS"]
 PROVIDED_OPS = ("point_sample", "sigmoid_focal_loss")
 
 
-def point_sample(
-    input: torch.Tensor, points: torch.Tensor, align_corners: bool = False, **kwargs
-) -> torch.Tensor:
+def point_sample(input: torch.Tensor, points: torch.Tensor, align_corners: bool = False, **kwargs) -> torch.Tensor:
     """Sample ``input`` [N,C,H,W] at normalised points [N,P,2] or [N,Hp,Wp,2] in [0, 1] (x, y).
 
     Same contract as ``mmcv.ops.point_sample``: bilinear ``grid_sample`` with the points mapped from

@@ -164,9 +164,7 @@ def _tiny_ddrnet(num_classes: int) -> dict[str, Any]:
     )
 
 
-def _tiny(
-    name: str, config: str, num_classes: int, overrides: dict[str, Any], size_divisor: int = 1
-) -> ModelSpec:
+def _tiny(name: str, config: str, num_classes: int, overrides: dict[str, Any], size_divisor: int = 1) -> ModelSpec:
     dataset, arch = name.split("/")
     return ModelSpec(
         name=name,
@@ -463,9 +461,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     elif isinstance(obj, Mapping) and all(isinstance(v, torch.Tensor) for v in obj.values()):
         state, meta = obj, {}
     else:
-        raise CheckpointError(
-            f"checkpoint {path} holds neither a state dict nor {{'state_dict': ..., 'meta': ...}}"
-        )
+        raise CheckpointError(f"checkpoint {path} holds neither a state dict nor {{'state_dict': ..., 'meta': ...}}")
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
     return dict(state), meta
@@ -527,6 +523,7 @@ def load_model(
     _load_weights(segmentor, state, spec, path)
     model = SegmentationModel(segmentor, spec).to(_resolve_device(device))
     model.requires_grad_(False)
+    model.checkpoint_path = path  # the experiment runner keys results by this file's content hash
     return model
 
 

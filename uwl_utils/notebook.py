@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 
-from uwl_utils.experiment import resolve_device
+from uwl_utils.experiment import ATTACKS, AttackConfig, resolve_device
+from uwl_utils.metrics import apsr
+from uwl_utils.viz import show_segmentations
 
-__all__ = ["Setup", "setup", "default_models", "REAL_DATASETS"]
+__all__ = ["Setup", "setup", "default_models", "compare_attack", "attack_explorer", "REAL_DATASETS"]
 
 REAL_DATASETS = ("cityscapes", "voc")
 
@@ -136,3 +140,71 @@ def setup(
     )
     print(f"{cfg.label} · models {', '.join(models)} · device {cfg.device} · figures -> {out_dir.resolve()}")
     return cfg
+
+
+def compare_attack(
+    model: torch.nn.Module,
+    item: Mapping[str, Any],
+    attack: str,
+    eps_255: float,
+    weightings: Sequence[str],
+    **params: Any,
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """Attack one data set item once per weighting; returns the before/after figure and a per-weighting table.
+
+    Panels: image, ground truth, clean prediction, then the adversarial prediction of each weighting and the
+    last perturbation (amplified). The table holds APSR (%) and the perturbation's ℓ∞ norm (× 255).
+    """
+    config = AttackConfig(attack, eps_255, params)
+    device = next(model.parameters()).device
+    x, y = item["image"][None].to(device), item["label"][None].to(device)
+    with torch.no_grad():
+        clean = model(x).argmax(1)
+    panels = [("image", x[0], "image"), ("ground truth", y[0], "label"), ("clean prediction", clean[0], "label")]
+    rows = [{"weighting": "clean", "apsr": 100 * apsr(clean, y).item(), "linf_255": 0.0}]
+    for weighting in weightings:
+        adv = ATTACKS[attack](model, x, y, weighting=weighting, **config.kwargs())
+        with torch.no_grad():
+            pred = model(adv).argmax(1)
+        rows.append({"weighting": weighting, "apsr": 100 * apsr(pred, y).item(),
+                     "linf_255": 255 * (adv - x).abs().max().item()})  # fmt: skip
+        panels.append((f"{attack} ε={eps_255:g}/255, {weighting}: APSR {rows[-1]['apsr']:.0f} %", pred[0], "label"))
+    panels.append(("perturbation", (adv - x)[0], "diff"))
+    fig = show_segmentations(panels, model.palette, ncols=3)
+    return fig, pd.DataFrame(rows)
+
+
+def attack_explorer(
+    models: Sequence[str],
+    dataset: Any,
+    *,
+    device: torch.device,
+    attacks: Sequence[str] = ("fgsm", "ifgsm", "pgd"),
+    eps_255: Sequence[float] = (1, 2, 4, 8, 16),
+    weightings: Sequence[str] = ("none", "E", "L0"),
+    n_images: int = 8,
+) -> Any:
+    """An ipywidgets explorer (model, image, attack, ε, weighting) around :func:`compare_attack`."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from uwl_utils.models import load_model
+
+    cache: dict[str, torch.nn.Module] = {}
+
+    def show(model: str, image: int, attack: str, eps: float, weighting: str) -> None:
+        if model not in cache:
+            cache[model] = load_model(model, device=device)
+        fig, table = compare_attack(cache[model], dataset[image], attack, eps, [weighting])
+        display(table.round(2))
+        plt.show(fig)
+
+    return widgets.interactive(
+        show,
+        {"manual": True, "manual_name": "attack"},
+        model=list(models),
+        image=widgets.IntSlider(0, 0, max(0, min(n_images, len(dataset)) - 1)),
+        attack=list(attacks),
+        eps=list(eps_255),
+        weighting=list(weightings),
+    )

@@ -85,15 +85,12 @@ def _batch_indices(step: int, batch_size: int, n: int, seed: int) -> torch.Tenso
     positions = torch.arange(step * batch_size, (step + 1) * batch_size)
     epochs, offsets = positions // n, positions % n
     perms = {
-        int(e): torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + int(e)))
-        for e in epochs
+        int(e): torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + int(e))) for e in epochs
     }
     return torch.stack([perms[int(e)][o] for e, o in zip(epochs, offsets, strict=True)])
 
 
-def _augment(
-    images: torch.Tensor, labels: torch.Tensor, g: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _augment(images: torch.Tensor, labels: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Random flip, scale 1-1.5 and crop back, brightness/contrast jitter.
 
     uint8 images/labels in; float images in [0,1] and long labels out.
@@ -162,9 +159,7 @@ def _resume_path(out: Path) -> Path:
     return out.with_name(out.name + ".resume")
 
 
-def _save_state(
-    path: Path, cfg: TrainConfig, step: int, elapsed: float, losses: list[float], segmentor, opt
-) -> None:
+def _save_state(path: Path, cfg: TrainConfig, step: int, elapsed: float, losses: list[float], segmentor, opt) -> None:
     state = {
         "config": cfg.resume_fields(),
         "step": step,
@@ -174,6 +169,7 @@ def _save_state(
         "optimizer": opt.state_dict(),
     }
     tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, tmp)
     tmp.replace(path)
 
@@ -252,7 +248,7 @@ def train(cfg: TrainConfig, resume: bool = False, train_set=None, val_set=None) 
         **evaluate(model, val_set, cfg.val_images),
         "num_parameters": sum(p.numel() for p in segmentor.parameters()),
         "mmseg_version": mmseg.__version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),  # not TorchVersion: weights_only loads refuse it
     }
     save_checkpoint(segmentor, out, meta)
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -279,12 +275,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "save_every",
     ):
         value = getattr(defaults, field)
-        parser.add_argument(
-            f"--{field.replace('_', '-')}", type=type(value), default=value, help=f"default {value}"
-        )
-    parser.add_argument(
-        "--out", default=None, help="checkpoint path (default data/checkpoints/<dataset>_<arch>.pth)"
-    )
+        parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value, help=f"default {value}")
+    parser.add_argument("--out", default=None, help="checkpoint path (default data/checkpoints/<dataset>_<arch>.pth)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>.resume if it exists")
     args = vars(parser.parse_args(argv))
     resume = args.pop("resume")

@@ -111,9 +111,7 @@ def metric_bars(
         col=col, row=row, kind="bar", height=height, aspect=1.2, sharey=True, palette="deep",
     )  # fmt: skip
     grid.set_axis_labels(METRIC_LABELS.get(x, x), METRIC_LABELS.get(metric, metric))
-    grid.set_titles(
-        col_template="{col_name}" if row is None else "{row_name} · {col_name}", row_template="{row_name}"
-    )
+    grid.set_titles(col_template="{col_name}" if row is None else "{row_name} · {col_name}", row_template="{row_name}")
     if title:
         grid.figure.suptitle(title, y=1.02, fontsize=10)
     return grid

@@ -8,6 +8,7 @@ the attack's ε-ball.
 from uwl_utils.attacks.alma_prox import alma_prox
 from uwl_utils.attacks.cr import cr_pgd
 from uwl_utils.attacks.fgsm import fgsm, ifgsm, ifgsm_steps
+from uwl_utils.attacks.noise import uniform_noise
 from uwl_utils.attacks.patch import apply_patch, patch_eot, train_patch
 from uwl_utils.attacks.pgd import minimal_pgd, pgd
 from uwl_utils.attacks.sparse import sparse_ifgsm
@@ -24,4 +25,5 @@ __all__ = [
     "patch_eot",
     "train_patch",
     "apply_patch",
+    "uniform_noise",
 ]

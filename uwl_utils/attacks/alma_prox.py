@@ -172,6 +172,7 @@ def _clip(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def _check_args(
     steps: int, adv_threshold: float, lr_init: float, lr_reduction: float, check_steps: int, alpha: float,
     alpha_rms: float, scale_min: float, scale_max: float, scale_init: float, scale_gamma: float, penalty_grad: str,
+    tau: float, gamma: float, logit_tolerance: float,
 ) -> None:  # fmt: skip
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer ≥ 1; got {steps!r}")
@@ -181,6 +182,8 @@ def _check_args(
         raise ValueError(f"penalty_grad must be one of {PENALTY_GRADS}; got {penalty_grad!r}")
     if lr_init <= 0 or not 0 < lr_reduction <= 1:
         raise ValueError(f"need lr_init > 0 and 0 < lr_reduction ≤ 1; got {lr_init}, {lr_reduction}")
+    if not 0 < tau <= 1 or gamma < 1 or logit_tolerance < 0:
+        raise ValueError(f"need 0 < tau ≤ 1, gamma ≥ 1 and logit_tolerance ≥ 0; got {tau}, {gamma}, {logit_tolerance}")
     if not isinstance(check_steps, int) or check_steps < 1:
         raise ValueError(f"check_steps must be an integer ≥ 1; got {check_steps!r}")
     if not 0 <= alpha <= 1 or not 0 <= alpha_rms < 1:
@@ -218,7 +221,8 @@ def alma_prox(
     mask_decay: bool = True,
     penalty_grad: str = "adv_lib",
     progress: bool = False,
-) -> torch.Tensor:
+    return_eps: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Untargeted ℓ∞ ALMA prox (§1.5) with the penalty weighted per pixel by ``weighting`` (§1.8).
 
     Each of ``steps`` iterations (one forward and one backward): track the best iterate; adapt the
@@ -235,13 +239,14 @@ def alma_prox(
 
     Returns, per image, the successful iterate (APSR ≥ ``adv_threshold`` on the valid pixels) with the
     smallest ‖δ‖∞, or, if none succeeded, the latest iterate with the highest APSR; in [0, 1], shaped
-    like ``images``.
+    like ``images``. With ``return_eps`` also that smallest ‖δ‖∞ per image [N] (NaN where none succeeded), as
+    :func:`~uwl_utils.attacks.minimal_pgd` reports its ε.
     """
     alpha_rms = alpha if alpha_rms is None else alpha_rms
     scale_init = math.sqrt(scale_min * scale_max) if scale_init is None else scale_init
     _check_args(
         steps, adv_threshold, lr_init, lr_reduction, check_steps, alpha, alpha_rms,
-        scale_min, scale_max, scale_init, scale_gamma, penalty_grad,
+        scale_min, scale_max, scale_init, scale_gamma, penalty_grad, tau, gamma, logit_tolerance,
     )  # fmt: skip
     images, labels, weighting = prepare(model, images, labels, weighting)
     batch, device, dtype = images.shape[0], images.device, images.dtype
@@ -249,7 +254,8 @@ def alma_prox(
     valid = labels != IGNORE_INDEX  # Ω
     labels_0 = labels * valid  # ignore pixels get label 0: their DLR is computed but always masked (§1.2)
     n_valid = valid.flatten(1).sum(1)
-    k_full = torch.floor((1 - adv_threshold) * n_valid.double()).long()  # k₀ = ⌊(1 − ν) n⌋
+    drop = (1 - adv_threshold) * n_valid.double()  # (1 − ν) n constraints may stay violated
+    k_full = torch.floor(drop).long()  # k₀ = ⌊(1 − ν) n⌋
     delta = torch.zeros_like(images)
     sq_avg = torch.zeros_like(images)
     lower, upper = -images, 1 - images
@@ -292,7 +298,8 @@ def alma_prox(
         c = constraints.detach()
 
         if constraint_masking:  # step 6
-            k = torch.floor(k_full * (i / max(steps - 1, 1))).long() if mask_decay else k_full
+            # k_i = ⌊(1 − ν)·n·i/(N − 1)⌋ (adv_lib truncates the product, not ⌊(1 − ν)n⌋·i/(N − 1))
+            k = torch.floor(drop * (i / max(steps - 1, 1))).long() if mask_decay else k_full
             mask = constraint_mask(c, valid, k, mask)
 
         if i == 0:  # step 7: ρ grows where a constraint neither improved nor was met in the last period
@@ -319,4 +326,6 @@ def alma_prox(
             v = delta - lam.view(-1, 1, 1, 1) * grad / metric  # step 12: forward step
             delta = prox_linf_box(v, lower, upper, lam, metric)  # step 13: backward (prox) step
 
+    if return_eps:
+        return best_adv, torch.where(found, best_dist, torch.full_like(best_dist, float("nan")))
     return best_adv

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from uwl_utils.attacks.base import iterations, l2_normalize, make_generator, prepare
-from uwl_utils.checks import IGNORE_INDEX
+from uwl_utils.checks import IGNORE_INDEX, check_images
 from uwl_utils.losses import Weighting, pixel_cross_entropy
 
 __all__ = [
@@ -61,8 +61,12 @@ def centre_position(image_hw: tuple[int, int], patch_hw: tuple[int, int]) -> tup
 
 
 def _check_patch(patch: torch.Tensor, image_hw: tuple[int, int]) -> None:
-    if not isinstance(patch, torch.Tensor) or patch.dim() != 3 or patch.shape[0] != 3:
-        raise ValueError(f"patch must be a tensor [3,h,w] in [0,1]; got {getattr(patch, 'shape', type(patch))}")
+    if not isinstance(patch, torch.Tensor) or not patch.is_floating_point() or patch.dim() != 3 or patch.shape[0] != 3:
+        got = f"{tuple(patch.shape)} {patch.dtype}" if isinstance(patch, torch.Tensor) else type(patch).__name__
+        raise ValueError(f"patch must be a floating tensor [3,h,w] in [0,1]; got {got}")
+    lo, hi = patch.min().item(), patch.max().item()
+    if lo < 0 or hi > 1:
+        raise ValueError(f"patch values must lie in [0, 1] (RGB, like the images); got range [{lo:.3g}, {hi:.3g}]")
     if patch.shape[1] > image_hw[0] or patch.shape[2] > image_hw[1]:
         raise ValueError(f"patch {tuple(patch.shape[1:])} is larger than the images {tuple(image_hw)}")
 
@@ -101,6 +105,14 @@ def apply_patch(
     evaluation excludes the patch area from the metrics (§3, Evaluation). Pixels outside the patch are
     untouched. Differentiable with respect to the patch.
     """
+    check_images(images)
+    if labels is not None and (
+        not isinstance(labels, torch.Tensor)
+        or labels.is_floating_point()
+        or tuple(labels.shape) != (images.shape[0], *images.shape[2:])
+    ):
+        got = f"{tuple(labels.shape)} {labels.dtype}" if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(f"labels must be an integer tensor [N,H,W] matching the images; got {got}")
     patched, mask = _paste(images, patch, position)
     return patched, None if labels is None else labels.masked_fill(mask, IGNORE_INDEX)
 

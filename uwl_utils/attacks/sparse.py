@@ -29,6 +29,8 @@ def pixel_budget(height: int, width: int, n_pixels: int | None = None, fraction:
         if not 0 < fraction <= 1:
             raise ValueError(f"fraction must lie in (0, 1]; got {fraction}")
         n_pixels = round(fraction * height * width)
+    if isinstance(n_pixels, bool) or int(n_pixels) != n_pixels:
+        raise ValueError(f"n_pixels must be an integer; got {n_pixels!r}")
     if not 0 < n_pixels <= height * width:
         raise ValueError(f"the pixel budget must lie in [1, H·W = {height * width}]; got {n_pixels}")
     return int(n_pixels)
@@ -42,15 +44,17 @@ def select_pixels(
     selection: str = "random",
     probs: torch.Tensor | None = None,
     measure: str = "E",
-    generator: torch.Generator | int | None = None,
+    generator: torch.Generator | int | None = 0,
 ) -> torch.Tensor:
     """Boolean mask [N,H,W] of the pixels to perturb: per image the budget's top-scoring valid pixels.
 
     Only valid pixels (label ≠ 255) are chosen; an image with fewer valid pixels than the budget gets all of
     them. ``selection``:
 
-    - ``"random"``: a uniform random subset, its own for every image, drawn from ``generator`` (the seed draws
-      |N(0,1)| scores, also uniform, but reuses one score field for every image);
+    - ``"random"``: a uniform random subset of the valid pixels. As in the seed, one random score field [H,W]
+      is drawn from ``generator`` per call and shared by every image (only the ignore mask differs), so an
+      image's pixels do not depend on its batch or its position in it; an int ``generator`` is a seed, the
+      same field every call (the seed re-seeds with 0 and draws |N(0,1)|, also a uniform ranking);
     - ``"uncertainty"``: the valid pixels of highest uncertainty ``measure`` (``"M"``, ``"D"``, ``"Mbar"``,
       ``"E"``; Eq. 5–8) of ``probs`` [N,C,H,W], the softmax of the clean prediction.
     """
@@ -59,7 +63,7 @@ def select_pixels(
     n, h, w = labels.shape
     k = pixel_budget(h, w, n_pixels, fraction)
     if selection == "random":
-        scores = torch.rand((n, h * w), generator=make_generator(generator)).to(labels.device)
+        scores = torch.rand((1, h * w), generator=make_generator(generator)).to(labels.device).expand(n, -1)
     else:
         if measure not in MEASURES:
             raise ValueError(f"unknown uncertainty measure {measure!r}; use one of {tuple(MEASURES)}")
@@ -85,7 +89,7 @@ def sparse_ifgsm(
     steps: int | None = None,
     weighting: str | Weighting = "L0",
     measure: str = "E",
-    generator: torch.Generator | int | None = None,
+    generator: torch.Generator | int | None = 0,
     progress: bool = False,
 ) -> torch.Tensor:
     """I-FGSM (Eq. 3) that perturbs only the pixels of :func:`select_pixels`, all three channels of each.
@@ -95,7 +99,8 @@ def sparse_ifgsm(
     ``eps`` and into [0, 1] (the seed skips the [0, 1] clamp; reference §4). ``steps=None`` takes the paper's
     n = min(ε+4, ⌊1.25ε⌋), 20 at ε = 16/255. Exactly one of ``n_pixels`` (the patch's pixel count, e.g.
     300·600 on 1024×2048) and ``fraction`` (of H·W) sets the budget. ``selection="uncertainty"`` chooses by the
-    clean prediction's ``measure``; ``generator`` seeds the random selection.
+    clean prediction's ``measure``; ``generator`` seeds the random selection (default 0, as the seed: the
+    same pixels on every call; None draws a seed from torch's global RNG).
     """
     eps, alpha = check_eps(eps), check_eps(alpha, "alpha")
     steps = ifgsm_steps(eps) if steps is None else int(steps)

@@ -54,9 +54,7 @@ def _find_samples(root: Path, split: str) -> list[Sample]:
         labels = [label_dir / image.parent.name / f"{stem}{s}" for s in (TRAIN_IDS_SUFFIX, LABEL_IDS_SUFFIX)]
         label = next((p for p in labels if p.is_file()), None)
         if label is None:
-            raise layout_error(
-                f"no label for {image}: neither {labels[0]} nor {labels[1]} exists.", LAYOUT, SOURCE
-            )
+            raise layout_error(f"no label for {image}: neither {labels[0]} nor {labels[1]} exists.", LAYOUT, SOURCE)
         samples.append((image, label, stem))
     if not samples:
         raise layout_error(f"no *{IMAGE_SUFFIX} files in {image_dir}/<city>/.", LAYOUT, SOURCE)
@@ -75,6 +73,4 @@ def cityscapes(
     if not root.is_dir():
         raise layout_error(f"Cityscapes root {root} does not exist.", LAYOUT, SOURCE)
     samples = _find_samples(root, split)
-    return CityscapesDataset(
-        "cityscapes", split, samples, size or PAPER_SIZE, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
-    )
+    return CityscapesDataset("cityscapes", split, samples, size or PAPER_SIZE, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE)

@@ -1,0 +1,34 @@
+"""Uniform random noise of an attack's size: the baseline that tells a real attack gain from mere noise."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from uwl_utils.attacks.base import make_generator
+from uwl_utils.checks import check_eps, check_images
+
+__all__ = ["uniform_noise"]
+
+
+def uniform_noise(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    eps: float = 8 / 255,
+    sign: bool = True,
+    weighting: object = "none",
+    generator: torch.Generator | int | None = 0,
+) -> torch.Tensor:
+    """Add random noise in the ℓ∞ ball of radius ``eps``: ±ε per entry (``sign=True``) or uniform in [−ε, ε].
+
+    Same signature as the attacks so that the experiment runner can treat it as one; ``model``, ``labels``
+    and ``weighting`` are unused. Seeded by ``generator`` (drawn on the CPU, so the same on every device).
+    """
+    check_images(images)
+    eps = check_eps(eps)
+    gen = make_generator(generator)
+    u = torch.rand(images.shape, generator=gen).to(images.device, images.dtype)
+    noise = torch.where(u < 0.5, -1.0, 1.0) if sign else 2 * u - 1
+    return (images.detach() + eps * noise).clamp(0, 1)
