@@ -159,3 +159,15 @@ def test_bad_arguments_raise(toy_model, toy_batch, kw):
     images, labels = toy_batch
     with pytest.raises(ValueError):
         cr_pgd(toy_model, images, labels, **kw)
+
+
+def test_cr_is_a_named_scheme_only_cr_pgd_can_compute(toy_model, toy_batch):
+    from uwl_utils.attacks import cr_pgd, ifgsm
+    from uwl_utils.losses import Weighting, as_weighting
+
+    images, labels = toy_batch
+    by_name = cr_pgd(toy_model, images, labels, norm="linf", steps=3, weighting="CR", generator=0)
+    by_object = cr_pgd(toy_model, images, labels, norm="linf", steps=3, weighting=as_weighting("CR"), generator=0)
+    torch.testing.assert_close(by_name, by_object)
+    with pytest.raises(ValueError, match="computed inside uwl_utils.attacks.cr_pgd only"):
+        ifgsm(toy_model, images, labels, eps=4 / 255, weighting=Weighting("CR"))

@@ -111,3 +111,29 @@ def test_bad_arguments():
             resolve_device("cuda")
     assert resolve_device("cpu").type == "cpu"
     assert summarize(load_results("/nonexistent")).empty
+
+
+def test_patch_attack_is_scored_without_its_area_and_recorded_by_content(tmp_path):
+    patch = torch.full((3, 4, 6), 0.5)
+    rows, summary = run(
+        {"toy": ToySegmenter()}, [AttackConfig("patch_eot", None, {"patch": patch})], ["none"], ToyData(),
+        n_images=2, batch_size=2, device="cpu", out=tmp_path, progress=False,
+    )  # fmt: skip
+    data = ToyData()
+    labelled = [int((data.y[i] != 255).sum()) for i in range(2)]
+    assert rows["n_valid"].tolist() == [n - 24 for n in labelled]  # the 4×6 patch lies inside labelled rows
+    options = json.loads(rows["options"].iloc[0])
+    assert options["patch"]["tensor"] == [3, 4, 6] and len(options["patch"]["sha256"]) == 16
+    other = run(
+        {"toy": ToySegmenter()}, [AttackConfig("patch_eot", None, {"patch": patch.clone().fill_(0.25)})], ["none"],
+        ToyData(), n_images=2, batch_size=2, device="cpu", out=tmp_path, progress=False,
+    )  # fmt: skip
+    assert other.summary["config"].nunique() == 2  # a different patch is a new configuration, not a rerun
+
+
+def test_minimal_norm_attacks_report_the_eps_they_found(tmp_path):
+    rows, _ = run(
+        {"toy": ToySegmenter()}, [AttackConfig("alma_prox", None, {"steps": 5})], ["none"], ToyData(),
+        n_images=2, batch_size=2, device="cpu", out=tmp_path, progress=False,
+    )  # fmt: skip
+    assert "eps_found_255" in rows and len(rows) == 2

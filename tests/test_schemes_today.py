@@ -87,7 +87,7 @@ def example():
 def test_modern_schemes_are_registered_and_recorded():
     assert MODERN_SCHEMES == ("SegPGD", "CosPGD", "MaskCE", "MaskCE-Bal", "JS")
     assert PAPER_SCHEMES == ("none", "M", "D", "Mbar", "E", "L0", "L0+E")
-    assert set(SCHEMES) == set(PAPER_SCHEMES) | set(MODERN_SCHEMES)
+    assert set(SCHEMES) == set(PAPER_SCHEMES) | set(MODERN_SCHEMES) | {"CR"}
     assert set(PIXEL_LOSSES) == {"JS"}
     for scheme in MODERN_SCHEMES:
         w = as_weighting(scheme)

@@ -45,8 +45,9 @@ ATTACKS = {
     "cr_pgd": attack_lib.cr_pgd,
     "sparse_ifgsm": attack_lib.sparse_ifgsm,
     "uniform_noise": attack_lib.uniform_noise,
+    "patch_eot": attack_lib.patch_eot,
 }
-_NOT_RECORDED = {"model", "images", "labels", "weighting", "progress", "return_eps"}
+_NOT_RECORDED = {"model", "images", "labels", "weighting", "progress", "return_eps", "return_labels"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 def _to_json(value: Any) -> Any:
     if isinstance(value, float | int | str | bool) or value is None:
         return value
+    if isinstance(value, torch.Tensor):  # e.g. a trained patch: recorded by shape and content hash
+        digest = hashlib.sha256(value.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+        return {"tensor": list(value.shape), "sha256": digest}
     if isinstance(value, list | tuple):
         return [_to_json(v) for v in value]
     return repr(value)
@@ -145,18 +149,24 @@ def _sync(device: torch.device) -> None:
 
 
 def _attack_batch(model, images, labels, attack: AttackConfig, weighting: Weighting, device) -> tuple:
-    """Run one attack on one batch; returns (adversarial images, seconds, extra per-image columns)."""
-    kwargs = attack.kwargs()
+    """Run one attack on one batch; returns (adversarial images, labels to score against, seconds, extra columns).
+
+    Minimal-norm attacks also report the ε they found per image; the patch attack returns labels with its own
+    area set to ignore, so that the metrics leave the patch out (reference §3).
+    """
+    fn, kwargs = ATTACKS[attack.name], attack.kwargs()
     extra: dict[str, Any] = {}
     _sync(device)
     start = time.perf_counter()
-    if attack.name == "minimal_pgd":
-        adv, eps_found = ATTACKS[attack.name](model, images, labels, weighting=weighting, return_eps=True, **kwargs)
+    if "return_eps" in inspect.signature(fn).parameters:
+        adv, eps_found = fn(model, images, labels, weighting=weighting, return_eps=True, **kwargs)
         extra["eps_found_255"] = (eps_found * 255).tolist()
+    elif "return_labels" in inspect.signature(fn).parameters:
+        adv, labels = fn(model, images, labels, weighting=weighting, return_labels=True, **kwargs)
     else:
-        adv = ATTACKS[attack.name](model, images, labels, weighting=weighting, **kwargs)
+        adv = fn(model, images, labels, weighting=weighting, **kwargs)
     _sync(device)
-    return adv, time.perf_counter() - start, extra
+    return adv, labels, time.perf_counter() - start, extra
 
 
 def run(
@@ -219,10 +229,10 @@ def run(
                 if clean_pred is None:
                     with torch.no_grad():
                         clean_pred = model(images).argmax(1)
-                adv, seconds, extra = _attack_batch(model, x, y, attack, weighting, device)
+                adv, y_eval, seconds, extra = _attack_batch(model, x, y, attack, weighting, device)
                 with torch.no_grad():
                     adv_pred = model(adv).argmax(1)
-                rows = _rows(dataset_name, model_name, record, [ids[i] for i in todo], x, y, clean_pred[todo],
+                rows = _rows(dataset_name, model_name, record, [ids[i] for i in todo], x, y_eval, clean_pred[todo],
                              adv, adv_pred, seconds, extra, model.num_classes)  # fmt: skip
                 _write_part(rows, out)
                 done.update((record["config"], r["image_id"]) for r in rows)

@@ -193,6 +193,14 @@ def pixel_js_divergence(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
 
 
 # scheme -> weight function (before masking by the valid pixels); None means w = 1.
+def _certified_radius(w: Weighting, x: _Inputs) -> torch.Tensor:
+    """The CR framework's weight needs randomized smoothing of the model, not just logits: only cr_pgd has it."""
+    raise ValueError(
+        'weighting "CR" needs the model (randomized smoothing) and is computed inside '
+        "uwl_utils.attacks.cr_pgd only; other attacks take the logit-based schemes"
+    )
+
+
 SCHEMES: dict[str, Callable[[Weighting, _Inputs], torch.Tensor] | None] = {
     "none": None,
     **{m: _uncertainty_weight(m) for m in MEASURES},
@@ -203,6 +211,7 @@ SCHEMES: dict[str, Callable[[Weighting, _Inputs], torch.Tensor] | None] = {
     "MaskCE": _mask_ce,
     "MaskCE-Bal": _mask_ce_bal,
     "JS": None,
+    "CR": _certified_radius,
 }
 PAPER_SCHEMES = ("none", "M", "D", "Mbar", "E", "L0", "L0+E")
 MODERN_SCHEMES = ("SegPGD", "CosPGD", "MaskCE", "MaskCE-Bal", "JS")

@@ -125,7 +125,7 @@ def cr_pgd(
     - ``faithful=True`` reproduces the published code's missing ℓ∞ projection: only the [0, 1] clamp, so
       ‖δ‖∞ can reach steps·α = 2.5·ε. It changes nothing for ℓ2. The default projects correctly.
     """
-    use_cr = isinstance(weighting, str) and weighting == "CR"
+    use_cr = (weighting if isinstance(weighting, str) else weighting.scheme) == "CR"
     images, labels, scheme = prepare(model, images, labels, "none" if use_cr else weighting)
     eps = _check_norm_eps(norm, DEFAULT_EPS.get(norm, 1.0) if eps is None else eps, images)
     if steps < 1 or refresh < 1 or n_samples < 1 or sample_batch < 1:
