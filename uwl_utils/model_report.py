@@ -3,7 +3,8 @@
 For each trained tiny model: parameters, checkpoint size, training time (from the checkpoint's meta), clean
 mIoU / pixel accuracy / per-class IoU on the first 64 val images, and whether attacks mean something on it —
 APSR of plain I-FGSM (α = 1/255) at ε = 4/255 and of random ±8/255 noise on the first 32 val images. Writes
-``data/checkpoints/REPORT.md`` and ``REPORT.json``.
+``data/checkpoints/REPORT.md`` and ``REPORT.json``, and ``figures/synthetic_samples.png`` (image | label pairs
+of each synthetic val split).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 from uwl_utils.data import load_dataset
 from uwl_utils.experiment import AttackConfig, run
-from uwl_utils.models import MODELS, checkpoint_path, load_model, read_checkpoint
+from uwl_utils.models import MODELS, REPO_ROOT, checkpoint_path, load_model, read_checkpoint
 from uwl_utils.train import evaluate
+from uwl_utils.viz import sample_grid, save_figure
 
 __all__ = ["model_card", "main"]
 
@@ -96,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     (out / "REPORT.md").write_text(text)
     (out / "REPORT.json").write_text(json.dumps(cards, indent=2) + "\n")
     print(text)
+    samples = sample_grid({name: load_dataset(name) for name in ("synth_city", "synth_voc")}, n=4)
+    paths = save_figure(samples, "synthetic_samples", REPO_ROOT / "figures")
+    print(f"samples: {paths[0]}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-__all__ = ["colorize", "overlay", "show_segmentations", "metric_bars", "save_figure", "METRIC_LABELS"]
+__all__ = [
+    "colorize", "overlay", "show_segmentations", "sample_grid", "metric_bars", "save_figure", "METRIC_LABELS",
+]
 
 IGNORE_COLOR = (255, 255, 255)
 METRIC_LABELS = {
@@ -86,6 +88,26 @@ def show_segmentations(
         ax.set_title(name, fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def sample_grid(datasets: dict[str, object], n: int = 4, panel_width: float = 2.6) -> plt.Figure:
+    """Samples of each data set: one row per data set, ``n`` (image | label in its palette) pairs per row.
+
+    ``datasets`` maps a title to a data set whose items hold ``image`` [3,H,W] in [0,1] and ``label`` [H,W] and
+    which has a ``palette`` attribute."""
+    fig, axes = plt.subplots(len(datasets), 2 * n, figsize=(panel_width * 2 * n, panel_width * 0.62 * len(datasets)),
+                             squeeze=False)  # fmt: skip
+    for row, (name, dataset) in zip(axes, datasets.items(), strict=True):
+        for i in range(n):
+            item = dataset[i]
+            row[2 * i].imshow(_image(item["image"]))
+            row[2 * i + 1].imshow(colorize(item["label"], dataset.palette))
+            row[2 * i].set_title(f"{name} #{i}", fontsize=8)
+            row[2 * i + 1].set_title("label", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
     fig.tight_layout()
     return fig
 

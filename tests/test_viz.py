@@ -1,0 +1,47 @@
+"""Figures: palette colouring by hand values, the sample grid's layout, saving PNG + PDF."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+from uwl_utils.viz import colorize, overlay, sample_grid, save_figure, show_segmentations
+
+PALETTE = [(10, 20, 30), (200, 0, 0)]
+
+
+class _TinySet:
+    palette = PALETTE
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"image": torch.full((3, 4, 6), i / 10), "label": torch.tensor([[0, 1, 255, 0, 1, 0]] * 4)}
+
+
+def test_colorize_maps_classes_to_the_palette_and_ignore_to_white():
+    rgb = colorize(torch.tensor([[0, 1, 255]]), PALETTE)
+    assert rgb.dtype == np.uint8 and rgb.shape == (1, 3, 3)
+    assert rgb[0].tolist() == [[10, 20, 30], [200, 0, 0], [255, 255, 255]]
+
+
+def test_overlay_blends_valid_pixels_and_leaves_ignore_pixels_alone():
+    image = torch.zeros(3, 1, 2)
+    out = overlay(image, torch.tensor([[1, 255]]), PALETTE, alpha=0.5)
+    assert out[0, 0].tolist() == [100, 0, 0] and out[0, 1].tolist() == [0, 0, 0]
+
+
+def test_sample_grid_shows_an_image_and_a_label_per_sample_and_saves_png_and_pdf(tmp_path):
+    fig = sample_grid({"a": _TinySet(), "b": _TinySet()}, n=3)
+    assert len(fig.axes) == 2 * 2 * 3
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["a #0", "label"]
+    paths = save_figure(fig, "samples", tmp_path / "out")
+    assert [p.name for p in paths] == ["samples.png", "samples.pdf"] and all(p.stat().st_size > 0 for p in paths)
+
+
+def test_show_segmentations_rejects_an_unknown_panel_kind():
+    with pytest.raises(ValueError, match="panel kind must be"):
+        show_segmentations([("x", torch.zeros(3, 2, 2), "heatmap")], PALETTE)
