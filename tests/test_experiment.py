@@ -137,3 +137,30 @@ def test_minimal_norm_attacks_report_the_eps_they_found(tmp_path):
         n_images=2, batch_size=2, device="cpu", out=tmp_path, progress=False,
     )  # fmt: skip
     assert "eps_found_255" in rows and len(rows) == 2
+
+
+def test_cr_pgd_runs_with_the_cr_weighting_and_records_its_projection(tmp_path):
+    grid = attack_grid("cr_pgd", 0.3 * 255, norm="l2", steps=3) + [
+        AttackConfig("cr_pgd", 1.0, {"norm": "linf", "steps": 3, "faithful": faithful}) for faithful in (False, True)
+    ]
+    rows, summary = run(
+        {"toy": ToySegmenter()}, grid, ["CR", "L0", "none"], ToyData(), n_images=2, batch_size=2, device="cpu",
+        out=tmp_path, progress=False,
+    )  # fmt: skip
+    assert len(summary) == 9 and len(rows) == 18
+    options = summary["options"].map(json.loads)
+    assert sorted(options.map(lambda o: (o["norm"], o["faithful"])).value_counts().to_dict().items()) == [
+        (("l2", False), 3), (("linf", False), 3), (("linf", True), 3)
+    ]  # fmt: skip
+    l2 = summary[options.map(lambda o: o["norm"] == "l2")]
+    assert set(l2["weighting"]) == {"CR", "L0", "none"}
+    assert all(o["eps"] == pytest.approx(0.3) and o["n_samples"] == 8 for o in options[l2.index])
+    faithful = rows["options"].map(lambda o: json.loads(o)["faithful"])
+    assert rows.loc[faithful, "linf_255"].max() > 1.5  # the published code's missing ℓ∞ projection: up to 2.5 ε
+    assert rows.loc[~faithful & (rows["eps_255"] == 1.0), "linf_255"].max() <= 1.0 + 1e-4
+
+
+def test_cr_weighting_with_another_attack_fails_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match=r"runs inside cr_pgd only; run \['ifgsm'\]"):
+        run({"toy": ToySegmenter()}, GRID[:1], ["none", "CR"], ToyData(), out=tmp_path, progress=False)
+    assert load_results(tmp_path).empty

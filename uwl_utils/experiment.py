@@ -195,6 +195,9 @@ def run(
     weightings = [as_weighting(w) for w in weightings]
     for a in attacks:
         a.kwargs()  # fail on a bad parameter before any work
+    not_cr = sorted({a.name for a in attacks} - {"cr_pgd"})
+    if not_cr and any(w.scheme == "CR" for w in weightings):  # the certified radius needs cr_pgd's smoothing
+        raise ValueError(f'weighting "CR" runs inside cr_pgd only; run {not_cr} in a grid without it')
     if isinstance(dataset, str):
         dataset_name = dataset
         dataset = load_dataset(dataset, split="val", root=data_root, size=image_size)

@@ -34,7 +34,8 @@ def certified_radius(mean_probs: torch.Tensor) -> torch.Tensor:
     """Per-pixel radius CR = max(0, Φ⁻¹(p_A)) [N,H,W] of smoothed probabilities [N,C,H,W] (reference §1.2).
 
     p_A is the top class of the smoothed softmax, whatever the label, clipped to [1e-8, 0.999998]. As in the
-    published code the radius is in units of σ (Cohen's σ·Φ⁻¹(p_A) without the σ) and has no p_B term.
+    published code the radius is in units of σ (Cohen's σ·Φ⁻¹(p_A) without the σ) and has no p_B term. It is
+    computed in the input's dtype: in float32, as there, the upper clip gives Φ⁻¹ ≈ 4.609 (4.611 in float64).
     """
     p_a = mean_probs.amax(1).clamp(*P_CLIP)
     return torch.special.ndtri(p_a).clamp_min(0)
