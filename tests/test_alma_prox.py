@@ -322,7 +322,7 @@ class TwoClasses(nn.Module):
         (lambda m, x, y: alma_prox(m, x[0], y), r"\[N,3,H,W\]"),
         (lambda m, x, y: alma_prox(m, x, y[:, :5]), "shape"),
         (lambda m, x, y: alma_prox(m, x, y.float()), "integer"),
-        (lambda m, x, y: alma_prox(m, x, y, weighting="CR"), "unknown weighting scheme"),
+        (lambda m, x, y: alma_prox(m, x, y, weighting="CR"), "cr_pgd only"),
         (lambda m, x, y: alma_prox(m, x, y, steps=0), "steps"),
         (lambda m, x, y: alma_prox(m, x, y, adv_threshold=1.5), "adv_threshold"),
         (lambda m, x, y: alma_prox(m, x, y, penalty_grad="autograd"), "penalty_grad"),

@@ -333,3 +333,42 @@ def test_ifgsm_js_equals_an_independent_loop(toy_model, toy_batch):
     images, labels = toy_batch
     expected = _plain_ifgsm(toy_model, images, labels, 5, lambda z, y, t, n: js_generic(z, y))
     torch.testing.assert_close(ifgsm(toy_model, images, labels, eps=4 / 255, weighting="JS"), expected)
+
+
+# --- ignore pixels, and L0 against MaskCE --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", MODERN_SCHEMES)
+@pytest.mark.parametrize("ignore_pred", [0, 2])
+def test_ignore_pixels_count_nowhere_whatever_they_are_predicted(scheme, ignore_pred):
+    """An ignore pixel predicted as class 0 (what 255 · valid maps to) or as C − 1 (where the CosPGD release clamps
+    255) gets no weight, no loss and no gradient, and the image's loss is still divided by |Z| = 4."""
+    probs = [*PROBS[:3], tuple(0.9 if c == ignore_pred else 0.05 for c in range(3))]
+    logits, labels = hand_logits(probs).requires_grad_(), hand_labels()
+    step = (4, 4)
+    assert flat(pixel_weights(logits, labels, scheme, step=step))[3] == 0.0
+    loss = Weighting(scheme).loss(logits, labels, step=step)
+    loss.sum().backward()
+    assert torch.all(logits.grad[0].flatten(1)[:, 3] == 0)
+    # the same image without its ignore pixel's logits mattering: the loss is unchanged
+    other = hand_logits([*PROBS[:3], (0.2, 0.2, 0.6)])
+    assert loss.item() == pytest.approx(Weighting(scheme).loss(other, labels, step=step).item())
+
+
+def test_l0_with_a_threshold_below_one_over_C_is_maskce():
+    """L0 drops misclassified pixels whose confidence is ≥ the threshold (Eq. 10). Every prediction has confidence
+    ≥ 1/C, so below 1/C L0 drops every misclassified pixel: exactly SEA's MaskCE. At 0.75 it keeps the misclassified
+    pixels of lower confidence, which is all that separates it from MaskCE."""
+    torch.manual_seed(1)
+    logits = torch.randn(2, 4, 5, 5, dtype=torch.float64) * 3
+    labels = torch.randint(0, 4, (2, 5, 5))
+    labels[0, 0, 0] = 255
+    a, b = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    la, lb = Weighting("L0", l0_threshold=0.2).loss(a, labels), Weighting("MaskCE").loss(b, labels)
+    torch.testing.assert_close(la, lb)
+    la.sum().backward()
+    lb.sum().backward()
+    torch.testing.assert_close(a.grad, b.grad)
+    # the hand example: pixel (0,1) is misclassified with confidence 0.5 < 0.75, so L0 keeps it and MaskCE does not
+    assert flat(pixel_weights(hand_logits(), hand_labels(), "L0")) == [1.0, 1.0, 1.0, 0.0]
+    assert flat(pixel_weights(hand_logits(), hand_labels(), "MaskCE")) == [1.0, 0.0, 1.0, 0.0]

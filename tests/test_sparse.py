@@ -145,7 +145,7 @@ def test_weighting_changes_the_result(toy_model, toy_batch):
         (dict(fraction=0.1, eps=16), "did you mean 16/255"),
         (dict(fraction=0.1, alpha=0), "alpha"),
         (dict(fraction=0.1, steps=0), "steps must be at least 1"),
-        (dict(fraction=0.1, weighting="CR"), "unknown weighting scheme"),
+        (dict(fraction=0.1, weighting="CR"), "cr_pgd only"),
     ],
 )
 def test_bad_parameters(toy_model, toy_batch, kwargs, match):

@@ -7,10 +7,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from uwl_utils.viz import colorize, overlay, sample_grid, save_figure, show_segmentations
+from uwl_utils.viz import colorize, metric_bars, overlay, paired_points, sample_grid, save_figure, show_segmentations
 
 PALETTE = [(10, 20, 30), (200, 0, 0)]
 
@@ -45,3 +46,28 @@ def test_sample_grid_shows_an_image_and_a_label_per_sample_and_saves_png_and_pdf
 def test_show_segmentations_rejects_an_unknown_panel_kind():
     with pytest.raises(ValueError, match="panel kind must be"):
         show_segmentations([("x", torch.zeros(3, 2, 2), "heatmap")], PALETTE)
+
+
+def test_paired_points_shows_the_mean_of_each_group_in_weighting_order(tmp_path):
+    diffs = pd.DataFrame({
+        "weighting": ["SegPGD"] * 4 + ["E"] * 4 + ["my-scheme"] * 4,
+        "eps_255": [4.0] * 12,
+        "attack": ["pgd"] * 12,
+        "diff_points": [1.0, 3.0, 2.0, 2.0, -1.0, 0.0, 1.0, 0.0, 5.0, 5.0, 5.0, 5.0],
+    })  # fmt: skip
+    grid = paired_points(diffs, title="t")
+    (ax,) = grid.axes.flat
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["E", "SegPGD", "my-scheme"]
+    means = [y for line in ax.get_lines() if line.get_marker() == "o" for y in line.get_ydata()]
+    assert means == pytest.approx([0.0, 2.0, 5.0])
+    assert any(line.get_ydata()[0] == 0 for line in ax.get_lines() if line.get_linestyle() == "--")
+    assert [p.suffix for p in save_figure(grid, "paired", tmp_path)] == [".png", ".pdf"]
+
+
+def test_metric_bars_titles_each_facet_once_with_row_and_column():
+    summary = pd.DataFrame({"model": ["m1", "m1", "m2", "m2"], "attack": ["pgd", "ifgsm"] * 2,
+                            "eps_255": [4.0] * 4, "weighting": ["none"] * 4, "apsr": [1.0, 2.0, 3.0, 4.0]})  # fmt: skip
+    grid = metric_bars(summary, "apsr", col="attack", row="model")
+    assert sorted(ax.get_title() for ax in grid.axes.flat) == ["m1 · ifgsm", "m1 · pgd", "m2 · ifgsm", "m2 · pgd"]
+    grid = metric_bars(summary[summary.model == "m1"], "apsr", col="attack")
+    assert sorted(ax.get_title() for ax in grid.axes.flat) == ["ifgsm", "pgd"]

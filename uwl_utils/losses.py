@@ -164,7 +164,8 @@ def _mask_ce_bal(w: Weighting, x: _Inputs) -> torch.Tensor:
 
     w_z = 1[argmax_c z_{z,c} = y_z] · (1 − n_{y_z}/|Z|), with n_c the number of valid pixels of the image whose
     label is c and |Z| = H·W, the balancing weight of the authors' release (it down-weights the large classes
-    of each image). A detached weight. An image made of a single class with no ignore pixels gets w = 0.
+    of each image; the release applies it to the unmasked CE, its ``bal-ce-avg``). A detached weight. An image
+    made of a single class with no ignore pixels gets w = 0.
     """
     with torch.no_grad():
         _, c, h, wd = x.logits.shape

@@ -12,7 +12,15 @@ import seaborn as sns
 import torch
 
 __all__ = [
-    "colorize", "overlay", "show_segmentations", "sample_grid", "metric_bars", "save_figure", "METRIC_LABELS",
+    "colorize",
+    "overlay",
+    "show_segmentations",
+    "sample_grid",
+    "metric_bars",
+    "paired_points",
+    "save_figure",
+    "METRIC_LABELS",
+    "WEIGHTING_ORDER",
 ]
 
 IGNORE_COLOR = (255, 255, 255)
@@ -23,8 +31,9 @@ METRIC_LABELS = {
     "miou_adv": "adversarial mIoU (%)",
     "seconds_per_image": "seconds per image",
     "eps_255": "ε × 255",
+    "diff_points": "per-image APSR − none (points)",
 }
-WEIGHTING_ORDER = ["none", "M", "D", "Mbar", "E", "L0", "L0+E", "CR"]
+WEIGHTING_ORDER = ["none", "M", "D", "Mbar", "E", "L0", "L0+E", "CR", "SegPGD", "CosPGD", "MaskCE", "MaskCE-Bal", "JS"]
 
 
 def _numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -112,6 +121,14 @@ def sample_grid(datasets: dict[str, object], n: int = 4, panel_width: float = 2.
     return fig
 
 
+def _facet_titles(grid: sns.FacetGrid, row: str | None, col: str | None) -> None:
+    """Facet titles without the variable names: "row · col" when both facet, else the one that does."""
+    if row is not None and col is not None:
+        grid.set_titles(template="{row_name} · {col_name}")
+    else:
+        grid.set_titles(col_template="{col_name}", row_template="{row_name}")
+
+
 def metric_bars(
     summary: pd.DataFrame,
     metric: str = "apsr",
@@ -133,7 +150,50 @@ def metric_bars(
         col=col, row=row, kind="bar", height=height, aspect=1.2, sharey=True, palette="deep",
     )  # fmt: skip
     grid.set_axis_labels(METRIC_LABELS.get(x, x), METRIC_LABELS.get(metric, metric))
-    grid.set_titles(col_template="{col_name}" if row is None else "{row_name} · {col_name}", row_template="{row_name}")
+    _facet_titles(grid, row, col)
+    if title:
+        grid.figure.suptitle(title, y=1.02, fontsize=10)
+    return grid
+
+
+def _order(values: pd.Series) -> list:
+    """Weightings in WEIGHTING_ORDER first, then the rest in order of appearance."""
+    seen = list(dict.fromkeys(values))
+    return [w for w in WEIGHTING_ORDER if w in seen] + [w for w in seen if w not in WEIGHTING_ORDER]
+
+
+def paired_points(
+    diffs: pd.DataFrame,
+    y: str = "diff_points",
+    *,
+    x: str = "weighting",
+    hue: str | None = "eps_255",
+    col: str | None = "attack",
+    row: str | None = None,
+    title: str | None = None,
+    ylabel: str | None = None,
+    height: float = 3.0,
+) -> sns.FacetGrid:
+    """Mean ± standard error of per-image paired differences (one row per image and comparison), faceted.
+
+    A dashed line marks 0 (no difference); ``x`` keeps WEIGHTING_ORDER where its values are weightings.
+    """
+    data = diffs.copy()
+    if hue == "eps_255":
+        data[hue] = data[hue].map(lambda e: "—" if pd.isna(e) else f"{e:g}")
+    dodge = 0.4 if hue and data[hue].nunique() > 1 else False  # seaborn divides by (hue levels − 1)
+    grid = sns.catplot(
+        data=data, x=x, y=y, hue=hue, col=col, row=row, order=_order(data[x]), kind="point", errorbar="se",
+        dodge=dodge, linestyles="none", markers="o", height=height, aspect=1.5, palette="deep",
+    )  # fmt: skip
+    for ax in grid.axes.flat:
+        ax.axhline(0, color="0.4", lw=0.8, ls="--")
+        if x == "weighting":
+            ax.tick_params(axis="x", labelrotation=45)
+    grid.set_axis_labels("", ylabel or METRIC_LABELS.get(y, y))
+    _facet_titles(grid, row, col)
+    if hue and grid.legend is not None:
+        grid.legend.set_title(METRIC_LABELS.get(hue, hue))
     if title:
         grid.figure.suptitle(title, y=1.02, fontsize=10)
     return grid
