@@ -183,3 +183,54 @@ def test_bad_input(toy_model, toy_batch, call, match):
     images, labels = toy_batch
     with pytest.raises(ValueError, match=match):
         call(toy_model, images, labels)
+
+
+def test_patch_loss_sums_over_the_batch_and_the_dynamic_gamma_counts_every_image():
+    # two 1×3 images, 2 classes; image 0: pixel 2 under the patch; image 1: pixel 0 ignored, pixel 2 under the patch
+    logits = torch.tensor([[[[1.0, 0.0, 5.0]], [[0.0, 2.0, 0.0]]], [[[0.0, 0.0, 0.0]], [[3.0, 0.0, 1.0]]]])
+    labels = torch.tensor([[[0, 0, 1]], [[255, 0, 0]]])
+    patch_mask = torch.tensor([[[False, False, True]], [[False, False, True]]])
+    loss_nm, loss_m, gamma = patch_loss(logits, labels, patch_mask, gamma=0.25)
+    # Ω: (0,0) correct CE log(1+e^-1); (0,1) wrong CE log(1+e^2); (1,1) a tie, argmax 0 = label: correct, CE log 2
+    torch.testing.assert_close(loss_nm, torch.tensor(math.log(1 + math.exp(-1)) + math.log(2)))
+    torch.testing.assert_close(loss_m, torch.tensor(math.log(1 + math.exp(2))))
+    assert gamma == 0.25
+    _, _, dynamic = patch_loss(logits, labels, patch_mask, gamma=-1)
+    torch.testing.assert_close(dynamic, torch.tensor(2 / 4))  # |Ω_c| = 2 over 6 − 2 patch pixels
+
+
+def test_one_training_step_is_adam_ascending_the_mixed_normalised_gradients_by_hand(toy_model, data):
+    train = data[0][:4]
+    labels = torch.randint(0, 5, (4, 24, 32), generator=torch.Generator().manual_seed(3))  # many pixels misclassified
+    lr, gamma = 0.05, 0.3
+    p0 = torch.rand((3, 6, 8), generator=torch.Generator().manual_seed(7)).requires_grad_(True)  # train_patch's start
+    y, x = centre_position((24, 32), (6, 8))
+    patched = train.clone()
+    patched[:, :, y : y + 6, x : x + 8] = p0  # the patch at the centre, no EOT
+    logits = toy_model(patched)
+    ce = F.cross_entropy(logits, labels, reduction="none")
+    omega = torch.ones(24, 32, dtype=torch.bool)
+    omega[y : y + 6, x : x + 8] = False
+    correct = logits.argmax(1) == labels
+    (g_nm,) = torch.autograd.grad((ce * (omega & correct)).sum(), p0, retain_graph=True)
+    (g_m,) = torch.autograd.grad((ce * (omega & ~correct)).sum(), p0)
+    d = gamma * g_nm / g_nm.norm() + (1 - gamma) * g_m / g_m.norm()
+    d = d / d.norm()
+    # Adam's first step with default betas: m̂ = ∇ = −d, v̂ = d², p ← p − lr·m̂ / (√v̂ + 1e-8); then clip to [0, 1]
+    expected = (p0.detach() + lr * d / (d.abs() + 1e-8)).clamp(0, 1)
+    trained = train_patch(toy_model, train, labels, size=(6, 8), epochs=1, batch_size=4, lr=lr, gamma=gamma,
+                          eot=False, generator=7)  # fmt: skip
+    torch.testing.assert_close(trained, expected, atol=1e-5, rtol=0)
+
+
+def test_a_large_learning_rate_still_leaves_the_patch_in_0_1_and_only_its_area_changes(toy_model, data):
+    train, test, test_labels = data
+    patch = train_patch(toy_model, train, None, size=(0.4, 0.4), epochs=3, batch_size=4, lr=5.0, generator=1)
+    assert patch.min() >= 0 and patch.max() <= 1
+    assert ((patch == 0) | (patch == 1)).float().mean() > 0.5  # the steps overshoot; the clip holds them
+    adv, lab = patch_eot(toy_model, test, test_labels, patch=patch, return_labels=True)
+    assert adv.min() >= 0 and adv.max() <= 1
+    area = lab == 255  # the evaluation ignores exactly the patch's area ...
+    h, w = patch.shape[1:]
+    assert area.flatten(1).sum(1).tolist() == [h * w] * len(test)
+    assert torch.equal(adv.permute(1, 0, 2, 3)[:, ~area], test.permute(1, 0, 2, 3)[:, ~area])  # ... and nothing else

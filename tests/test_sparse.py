@@ -162,3 +162,26 @@ def test_bad_images_and_labels(toy_model, toy_batch):
         sparse_ifgsm(toy_model, images, labels[:, :4], fraction=0.1)
     with pytest.raises(ValueError, match="needs probs"):
         select_pixels(labels, fraction=0.1, selection="uncertainty")
+
+
+@pytest.mark.parametrize("selection", ["random", "uncertainty"])
+def test_selection_never_takes_ignore_pixels_not_even_the_most_uncertain_and_is_seeded(toy_model, toy_batch, selection):
+    images, labels = toy_batch
+    with torch.no_grad():
+        probs = toy_model(images).softmax(1)
+    labels = labels.clone()
+    top = entropy(probs).flatten(1).topk(40, dim=1).indices  # ignore exactly the 40 most uncertain pixels per image
+    labels.view(3, -1).scatter_(1, top, 255)
+    kw = dict(n_pixels=50, selection=selection, probs=probs)
+    for seed in (0, 1, 2):
+        mask = select_pixels(labels, generator=seed, **kw)
+        assert mask.flatten(1).sum(1).tolist() == [50] * 3  # exactly the budget
+        assert not (mask & (labels == 255)).any()  # never an ignore pixel
+        assert torch.equal(mask, select_pixels(labels, generator=seed, **kw))  # same seed, same pixels
+        gen = torch.Generator().manual_seed(seed)  # a generator seeded alike draws the same field
+        assert torch.equal(mask, select_pixels(labels, generator=gen, **kw))
+    adv = sparse_ifgsm(toy_model, images, labels, n_pixels=50, selection=selection, eps=16 / 255)
+    changed = changed_pixels(adv, images)
+    assert not (changed & (labels == 255)).any()
+    assert torch.all(changed.flatten(1).sum(1) <= 50)
+    assert torch.equal(adv, sparse_ifgsm(toy_model, images, labels, n_pixels=50, selection=selection, eps=16 / 255))

@@ -11,7 +11,16 @@ import pandas as pd
 import pytest
 import torch
 
-from uwl_utils.viz import colorize, metric_bars, overlay, paired_points, sample_grid, save_figure, show_segmentations
+from uwl_utils.viz import (
+    colorize,
+    metric_bars,
+    metric_lines,
+    overlay,
+    paired_points,
+    sample_grid,
+    save_figure,
+    show_segmentations,
+)
 
 PALETTE = [(10, 20, 30), (200, 0, 0)]
 
@@ -71,3 +80,23 @@ def test_metric_bars_titles_each_facet_once_with_row_and_column():
     assert sorted(ax.get_title() for ax in grid.axes.flat) == ["m1 · ifgsm", "m1 · pgd", "m2 · ifgsm", "m2 · pgd"]
     grid = metric_bars(summary[summary.model == "m1"], "apsr", col="attack")
     assert sorted(ax.get_title() for ax in grid.axes.flat) == ["ifgsm", "pgd"]
+
+
+def test_metric_lines_draws_sweeps_as_lines_and_eps_free_rows_as_dashed_means():
+    data = pd.DataFrame(
+        {
+            "model": ["m"] * 5,
+            "attack": ["subset", "subset", "subset", "patch", "patch"],
+            "eps_255": [4.0, 8.0, 8.0, np.nan, np.nan],
+            "apsr": [10.0, 20.0, 30.0, 14.0, 16.0],
+        }
+    )
+    grid = metric_lines(data, hue_order=["patch", "subset"], log_x=True)
+    (ax,) = grid.axes.flat
+    solid = [ln for ln in ax.lines if ln.get_linestyle() == "-"]
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert len(solid) == 1 and len(dashed) == 1
+    assert solid[0].get_xdata().tolist() == [4.0, 8.0] and solid[0].get_ydata().tolist() == [10.0, 25.0]
+    assert list(dashed[0].get_ydata()) == [15.0, 15.0]  # the mean of the patch rows, across the facet
+    assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["4", "8"]
+    assert ax.get_ylabel() == "APSR (%)"

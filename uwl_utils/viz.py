@@ -18,6 +18,7 @@ __all__ = [
     "sample_grid",
     "metric_bars",
     "paired_points",
+    "metric_lines",
     "save_figure",
     "METRIC_LABELS",
     "WEIGHTING_ORDER",
@@ -208,3 +209,58 @@ def save_figure(fig: plt.Figure | sns.FacetGrid, name: str, out_dir: str | Path)
     fig.savefig(paths[0], dpi=130, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight")
     return paths
+
+
+def metric_lines(
+    data: pd.DataFrame,
+    metric: str = "apsr",
+    *,
+    x: str = "eps_255",
+    hue: str = "attack",
+    col: str | None = "model",
+    row: str | None = None,
+    hue_order: Sequence[str] | None = None,
+    log_x: bool = False,
+    title: str | None = None,
+    height: float = 3.0,
+) -> sns.FacetGrid:
+    """Lines of a pooled metric against ``x`` (default ε × 255), one per ``hue`` value, faceted.
+
+    Rows whose ``x`` is NaN belong to configurations without that parameter (a patch attack has no ε; a
+    clean baseline): they are drawn as dashed horizontal lines across the facet in their hue's colour, so that
+    ε-free baselines sit beside ε sweeps. Several rows at one point are averaged. ``log_x`` puts ``x`` on a
+    log₂ axis (ε doubling per step); the ticks are the ``x`` values present.
+    """
+    order = list(hue_order) if hue_order is not None else list(dict.fromkeys(data[hue]))
+    colors = dict(zip(order, sns.color_palette("deep", len(order)), strict=True))
+    xs = sorted(data[x].dropna().unique())
+    has_flat = set(data.loc[data[x].isna(), hue])
+
+    def draw(data: pd.DataFrame, **_: object) -> None:
+        ax = plt.gca()
+        for name in order:
+            d = data[data[hue] == name]
+            swept = d[d[x].notna()].groupby(x)[metric].mean()
+            if len(swept):
+                ax.plot(swept.index, swept.to_numpy(), marker="o", color=colors[name])
+            flat = d.loc[d[x].isna(), metric]
+            if len(flat):
+                ax.axhline(flat.mean(), color=colors[name], ls="--", lw=1.4)
+        if log_x:
+            ax.set_xscale("log", base=2)
+        if xs:
+            ax.set_xticks(xs, [f"{v:g}" for v in xs])
+            ax.minorticks_off()
+
+    grid = sns.FacetGrid(data, col=col, row=row, height=height, aspect=1.3, sharey=True)
+    grid.map_dataframe(draw)
+    handles = {
+        name: plt.Line2D([], [], color=colors[name], **({"ls": "--"} if name in has_flat else {"marker": "o"}))
+        for name in order
+    }
+    grid.add_legend(legend_data=handles, title="")
+    grid.set_axis_labels(METRIC_LABELS.get(x, x), METRIC_LABELS.get(metric, metric))
+    _facet_titles(grid, row, col)
+    if title:
+        grid.figure.suptitle(title, y=1.02, fontsize=10)
+    return grid
