@@ -22,8 +22,21 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
-	$(PY) -m benchmarks.run
+# The peers (torchattacks, adv_lib) go into .venv only here; the benchmark skips a peer that is missing.
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_PEERS := torchattacks==3.5.1 adv-lib==0.2.8   # --no-deps: see the bench extra in pyproject.toml
+# visdom (needed by adv_lib) is an sdist whose setup.py imports pkg_resources: build it with setuptools<70,
+# then give torch back the setuptools it requires (>=77.0.3).
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet "setuptools>=69,<70" wheel
+	$(PY) -m pip install --quiet --no-build-isolation "visdom==0.2.4"
+	$(PY) -m pip install --quiet "setuptools>=77.0.3"
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) -m pip install --quiet --no-deps $(BENCH_PEERS)
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check uwl_utils tests benchmarks

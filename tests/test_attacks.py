@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from uwl_utils.attacks import fgsm, ifgsm, ifgsm_steps, minimal_pgd, pgd
-from uwl_utils.attacks.base import success_fraction
+from uwl_utils.attacks.base import predicted_class, success_fraction
 from uwl_utils.losses import PAPER_SCHEMES, Weighting
 
 EPS = [2 / 255, 8 / 255]
@@ -168,3 +168,12 @@ def test_uniform_noise_is_seeded_and_sits_on_the_ball(toy_model, toy_batch):
     assert 0.45 < ((a - images) > 0).float().mean() < 0.55
     u = uniform_noise(toy_model, images, eps=8 / 255, sign=False, generator=3)
     assert (u - images).abs().max() <= 8 / 255 + 1e-7 and (u - images).abs().min() < 1 / 255
+
+
+def test_predicted_class_equals_argmax_including_ties():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randint(0, 3, (2, 19, 5, 7), generator=gen).float()  # many ties between classes
+    logits[0, :, 0, 0] = 1.0  # a pixel where every class ties
+    assert torch.equal(predicted_class(logits), logits.argmax(1))
+    flat = torch.randn(4, 21, generator=gen)
+    assert torch.equal(predicted_class(flat), flat.argmax(1))

@@ -25,6 +25,7 @@ __all__ = [
     "make_generator",
     "iterations",
     "success_fraction",
+    "predicted_class",
 ]
 
 
@@ -107,8 +108,24 @@ def iterations(n: int, progress: bool, desc: str) -> Iterable[int]:
     return tqdm(range(n), desc=desc, leave=False) if progress else range(n)
 
 
+def predicted_class(logits: torch.Tensor) -> torch.Tensor:
+    """``logits.argmax(1)`` (the first class reaching the maximum) for logits [N,C,...], from two fast reductions.
+
+    An argmax over dim 1 of [N,C,H,W] is slow on the CPU (a strided reduction with indices: about 6 ms for
+    19×128×256, over a tenth of a forward+backward of the tiny models; ``max(1).indices`` about 2 ms), while ``amax``
+    is vectorised: the first maximal class is C − max_c(1[z_c = max] · (C − c)), about 0.9 ms. Exactly argmax's
+    answer, ties included; only a pixel with NaN logits gets C (argmax would point at the NaN).
+    """
+    c = logits.shape[1]
+    if c > 255:
+        return logits.argmax(1)
+    top = logits.amax(1, keepdim=True)
+    rank = torch.arange(c, 0, -1, dtype=torch.uint8, device=logits.device).view(1, c, *[1] * (logits.dim() - 2))
+    return c - ((logits == top) * rank).amax(1).long()
+
+
 def success_fraction(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Per image, the fraction of valid pixels whose prediction differs from the label (the APSR), [N]."""
     valid = labels != IGNORE_INDEX
-    wrong = (logits.argmax(1) != labels) & valid
+    wrong = (predicted_class(logits) != labels) & valid
     return wrong.flatten(1).sum(1) / valid.flatten(1).sum(1).clamp_min(1)

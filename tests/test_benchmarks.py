@@ -1,0 +1,349 @@
+"""The benchmark runner (benchmarks/): its arithmetic, its outputs, and its handling of missing peers.
+
+Fast: a toy model at 16×24 with one or two iterations per attack. No assertion depends on how fast anything
+ran; the timings themselves are only checked for being positive numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `pytest` run without the repository root on the path
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import peers as peers_mod  # noqa: E402
+from benchmarks.peers import Peer, load_peers, torchattacks_labels  # noqa: E402
+from benchmarks.report import targets, to_markdown, write_results  # noqa: E402
+from benchmarks.run import benchmark, main, toy_setup  # noqa: E402
+from benchmarks.suite import PROFILES, SECTIONS, peers_section, scaled  # noqa: E402
+from benchmarks.timing import (  # noqa: E402
+    PassCounter,
+    floor_ratio,
+    images_per_second,
+    median,
+    overhead_ratios,
+    paired_ratio,
+    ratio_of_medians,
+    run_passes,
+)
+from uwl_utils.attacks import cr_pgd, fgsm, ifgsm, pgd  # noqa: E402
+
+# one or two iterations everywhere, one repetition: a smoke run of every code path
+TINY = scaled(
+    PROFILES["quick"],
+    reps=1,
+    overhead_batch=2,
+    overhead_steps=2,
+    component_reps=1,
+    reference_reps=0,
+    batch_sizes=(1, 2),
+    batching_eps=2 / 255,
+    batching_reps=1,
+    peer_batch=2,
+    peer_reps=1,
+    peer_pgd_steps=2,
+    peer_alma_steps=2,
+    peer_alma_reps=1,
+    paper_ifgsm_eps=2 / 255,
+    paper_ifgsm_reps=1,
+    paper_alma_steps=2,
+)
+
+
+def _no_peers(reason: str = "not installed (test)") -> dict[str, Peer]:
+    return {
+        k: Peer(f"{pkg}.{k}", pkg, None, None, reason)
+        for k, pkg in (("BIM", "torchattacks"), ("PGD", "torchattacks"), ("alma_prox", "adv-lib"))
+    }
+
+
+# --- the arithmetic, against hand-computed values ----------------------------------------------------------------
+
+
+def test_median_and_ratio_of_medians():
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert median([4.0, 1.0, 2.0, 3.0]) == 2.5
+    assert ratio_of_medians([3.0, 1.0, 2.0], [0.5, 1.0, 4.0]) == pytest.approx(2.0)
+    with pytest.raises(ValueError):
+        median([])
+
+
+def test_paired_ratio_hand_computed():
+    assert paired_ratio([2.2, 3.0, 2.0], [2.0, 2.0, 2.0]) == pytest.approx(1.1)  # ratios 1.1, 1.5, 1.0
+    # a slow spell in repetition 2 hits both sides and cancels; the ratio of medians would say 1.2 / 1.0
+    assert paired_ratio([1.0, 8.0, 1.2], [1.0, 8.0, 1.0]) == pytest.approx(1.0)  # ratios 1.0, 1.0, 1.2
+    assert ratio_of_medians([1.0, 8.0, 1.2], [1.0, 8.0, 1.0]) == pytest.approx(1.2)
+    with pytest.raises(ValueError):
+        paired_ratio([1.0, 2.0], [1.0])
+
+
+def test_overhead_ratios_hand_computed():
+    times = {"none": [1.0, 3.0, 2.0], "M": [1.1, 3.3, 2.2], "L0": [1.0, 3.3, 2.4]}
+    # M: 1.1, 1.1, 1.1 -> 1.1; L0: 1.0, 1.1, 1.2 -> 1.1; none: 1.0
+    assert overhead_ratios(times) == pytest.approx({"none": 1.0, "M": 1.1, "L0": 1.1})
+    with pytest.raises(KeyError):
+        overhead_ratios({"M": [1.0]})
+
+
+def test_floor_ratio_hand_computed():
+    # an attack of 5 forward+backward passes: wall 0.60, 0.55, 0.90 s against the bare passes 0.50, 0.50, 0.60 s
+    # -> 1.2, 1.1, 1.5 -> median 1.2
+    assert floor_ratio([0.60, 0.55, 0.90], [0.50, 0.50, 0.60]) == pytest.approx(1.2)
+
+
+def test_run_passes_makes_the_counted_passes(toy_model, toy_batch):
+    images, _ = toy_batch
+    counter = PassCounter(toy_model)
+    grads = {3: torch.ones(3, toy_model.num_classes, *images.shape[-2:]), 1: torch.ones(1, 5, *images.shape[-2:])}
+    run_passes(counter, {("fb", 3): 2, ("f", 1): 3}, {3: images, 1: images[:1]}, grads)
+    assert counter.passes == {("f", 1): 3, ("fb", 3): 2}
+
+
+def test_images_per_second_hand_computed():
+    assert images_per_second(4, [1.0, 2.0, 4.0]) == pytest.approx(2.0)  # 4 images / median 2 s
+
+
+# --- pass counting ----------------------------------------------------------------------------------------------
+
+
+def test_pass_counter_counts_forward_and_backward_passes(toy_model, toy_batch):
+    images, labels = toy_batch  # 3 images
+    counter = PassCounter(toy_model, timing=True)
+    assert counter.num_classes == toy_model.num_classes
+    fgsm(counter, images, labels)
+    assert counter.passes == {("fb", 3): 1}
+    counter.reset()
+    ifgsm(counter, images, labels, steps=4)
+    assert counter.passes == {("fb", 3): 4}
+    assert counter.forward_s > 0 and counter.backward_s > 0
+    counter.reset()
+    pgd(counter, images, labels, steps=3)
+    assert counter.passes == {("fb", 3): 3}
+    counter.reset()
+    # CR: smoothing at t = 0 and t = 5, each one forward of 8 noisy copies of the 3 images, without gradient
+    cr_pgd(counter, images, labels, steps=6, refresh=5, n_samples=8, sample_batch=8, generator=0)
+    assert counter.passes == {("fb", 3): 6, ("f", 24): 2}
+    counter.reset()
+    with torch.no_grad():
+        counter(images)
+    assert counter.passes == {("f", 3): 1}
+
+
+# --- the runner: well-formed JSON and markdown ------------------------------------------------------------------
+
+
+def _check_markdown_tables(text: str) -> int:
+    """Every table row has the header's number of cells (escaped pipes do not split a cell); returns #tables."""
+    tables, width = 0, None
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = line.replace("\\|", "").strip().strip("|").split("|")
+            if width is None:
+                width, tables = len(cells), tables + 1
+            else:
+                assert len(cells) == width, line
+        else:
+            width = None
+    return tables
+
+
+@pytest.fixture(scope="module")
+def toy_result():
+    setup = toy_setup(n_images=2, size=(16, 24), log=lambda message: None)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a toy network's ops are too small to share among threads
+    try:
+        return benchmark([setup], TINY, _no_peers(), SECTIONS, {"GPU": "no CUDA device (test)"})
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_runner_writes_well_formed_json_and_markdown(toy_result, tmp_path):
+    json_path, md_path = write_results(toy_result, tmp_path, "latest")
+    data = json.loads(json_path.read_text())  # strict JSON: NaN would not parse back as a number here
+    assert data["schema"] == 1 and data["profile"]["name"] == "quick"
+    assert {"cpu", "cpu_count", "torch", "torch_threads"} <= set(data["machine"])
+    (run,) = data["runs"]
+    assert set(SECTIONS) <= set(run)
+    over = run["overhead"]
+    assert set(over["overhead"]) == {"ifgsm", "pgd", "alma_prox", "cr_pgd"}
+    assert set(over["overhead"]["ifgsm"]) == {"none", "M", "D", "Mbar", "E", "L0", "L0+E"}
+    assert set(over["overhead"]["cr_pgd"]) == {"none", "CR"}
+    for per in over["overhead"].values():
+        assert per["none"]["ratio"] == pytest.approx(1.0)
+        assert all(r["ratio"] > 0 and r["per_iter_s"] > 0 for r in per.values())
+    assert over["floor"]["ifgsm/none"]["passes"] == {"fb@2": 2}
+    assert over["floor"]["fgsm/none"]["passes"] == {"fb@2": 1}
+    assert over["floor"]["cr_pgd/CR"]["passes"] == {"fb@2": 2, "f@16": 1}
+    for r in over["floor"].values():
+        assert r["ratio"] > 0 and 0 <= r["outside_model_share"] <= 1
+    assert set(run["batching"]["rows"]) == {"1", "2"}
+    assert all(r["status"] == "ok" and r["images_per_s"] > 0 for r in run["batching"]["rows"].values())
+    assert all(run["peers"][k]["status"] == "skipped" for k in ("ifgsm", "pgd", "alma_prox"))
+    paper = run["paper"]
+    assert 0 <= paper["ifgsm"]["apsr"] <= 1 and 0 <= paper["alma_prox"]["apsr"] <= 1
+    assert paper["time_share"] == pytest.approx(paper["ifgsm"]["s_per_image"] / paper["alma_prox"]["s_per_image"])
+    assert data["skipped"] == {"GPU": "no CUDA device (test)"}
+    names = [t["target"] for t in data["targets"]]
+    assert any(n.startswith("weighting overhead ifgsm") for n in names)
+    assert any(n == "floor ratio pgd" for n in names)
+    for t in data["targets"]:
+        assert t["met"] in (True, False, None)
+        if t["limit"] is not None and t["value"] is not None:
+            assert t["met"] == (t["value"] <= t["limit"])
+
+    text = md_path.read_text()
+    assert text.startswith("# Benchmark results")
+    for heading in (
+        "1. Weighting overhead",
+        "2. Floor ratio",
+        "3. Batching",
+        "4. Peers",
+        "5. Paper's runtime claim",
+        "Targets (issue 8)",
+        "Skipped: no CUDA device (test)",
+    ):
+        assert heading in text
+    assert _check_markdown_tables(text) >= 7
+
+
+def test_targets_flag_misses_from_given_numbers():
+    run = {
+        "overhead": {
+            "overhead": {
+                "ifgsm": {"none": {"ratio": 1.0}, "M": {"ratio": 1.02}, "E": {"ratio": 1.05}},
+                "pgd": {"none": {"ratio": 1.0}, "M": {"ratio": 1.01}},
+                "alma_prox": {"none": {"ratio": 1.0}, "L0": {"ratio": 1.03}},
+                "cr_pgd": {"none": {"ratio": 1.0}, "CR": {"ratio": 1.4}},
+            },
+            "floor": {"fgsm/none": {"ratio": 1.2}, "ifgsm/none": {"ratio": 1.05}, "alma_prox/none": {"ratio": 3.0}},
+        }
+    }
+    rows = {r["target"]: r for r in targets(run, "CPU")}
+    assert rows["weighting overhead ifgsm (worst non-CR scheme)"]["met"] is False
+    assert rows["weighting overhead ifgsm (worst non-CR scheme)"]["note"] == "worst: E"
+    assert rows["weighting overhead pgd (worst non-CR scheme)"]["met"] is True
+    assert rows["weighting overhead alma_prox (worst non-CR scheme)"]["met"] is True  # 1.03 ≤ 1.03
+    assert rows["floor ratio fgsm"]["met"] is False and rows["floor ratio ifgsm"]["met"] is True
+    assert rows["floor ratio alma_prox"]["met"] is None  # reported, no target
+
+
+# --- peers ------------------------------------------------------------------------------------------------------
+
+
+def test_missing_peers_are_skipped_with_a_reason(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchattacks", None)  # import torchattacks -> ImportError
+    monkeypatch.setitem(sys.modules, "adv_lib", None)  # find_spec("adv_lib") -> None
+    monkeypatch.delitem(sys.modules, "adv_lib.attacks.segmentation.alma_prox", raising=False)
+    peers = load_peers()
+    assert not any(p.available for p in peers.values())
+    for key, package in (("BIM", "torchattacks"), ("PGD", "torchattacks"), ("alma_prox", "adv-lib")):
+        assert package in peers[key].reason and "make bench" in peers[key].reason
+
+    setup = toy_setup(n_images=2, log=lambda message: None)
+    out = peers_section(setup, TINY, peers)
+    for key in ("ifgsm", "pgd", "alma_prox"):
+        assert out[key]["status"] == "skipped" and out[key]["reason"]
+    run = {"label": "CPU: toy", "peers": out}
+    rows = targets(run, "CPU")
+    assert len(rows) == 3 and all(r["met"] is None and r["note"].startswith("skipped") for r in rows)
+    result = {
+        "machine": {
+            "cpu": "x",
+            "cpu_usable": 1,
+            "cpu_count": 1,
+            "torch_threads": 1,
+            "platform": "p",
+            "python": "3",
+            "torch": "2",
+            "cuda": None,
+        },
+        "profile": {"name": "tiny", "reps": 1},
+        "wall_s": 0.0,
+        "created": "now",
+        "runs": [run],
+        "targets": rows,
+    }
+    text = to_markdown(result)
+    assert text.count("skipped: ") >= 3
+    _check_markdown_tables(text)
+
+
+def test_a_broken_peer_install_is_skipped(monkeypatch):
+    def broken(name, *args, **kwargs):
+        raise RuntimeError("broken install")
+
+    monkeypatch.setattr(peers_mod.importlib, "import_module", broken)
+    peer = peers_mod.load_torchattacks("BIM")
+    assert not peer.available and "RuntimeError: broken install" in peer.reason
+
+
+def test_torchattacks_labels_map_ignore_to_minus_100():
+    labels = torch.tensor([[[0, 255], [3, 255]]])
+    assert torchattacks_labels(labels).tolist() == [[[0, -100], [3, -100]]]
+    assert labels.tolist() == [[[0, 255], [3, 255]]]  # not in place
+
+
+def test_bim_peer_matches_our_ifgsm(toy_model, toy_batch):
+    pytest.importorskip("torchattacks")
+    peer = peers_mod.load_torchattacks("BIM")
+    assert peer.available, peer.reason
+    images, labels = toy_batch
+    ours = ifgsm(toy_model, images, labels, eps=4 / 255, alpha=1 / 255, steps=4)
+    theirs = peer.attack(toy_model, images, labels, eps=4 / 255, alpha=1 / 255, steps=4)
+    assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+def test_adv_lib_peer_loads_without_its_package_init():
+    if peers_mod.importlib.util.find_spec("adv_lib") is None:
+        pytest.skip("adv_lib not installed (make bench installs it)")
+    peer = peers_mod.load_adv_lib_alma_prox(eager=True)
+    if not peer.available:
+        pytest.skip(peer.reason)
+    setup = toy_setup(n_images=1, log=lambda message: None)
+    adv = peer.attack(setup.model, setup.images, setup.labels, num_steps=3)
+    assert adv.shape == setup.images.shape and math.isfinite(float(adv.sum()))
+
+
+def test_cli_on_the_toy_model_without_peers(tmp_path):
+    args = [
+        "--model",
+        "toy",
+        "--profile",
+        "quick",
+        "--no-peers",
+        "--no-gpu",
+        "--sections",
+        "batching,paper",
+        "--set",
+        "batch_sizes=1,2",
+        "--set",
+        "batching_eps=2/255",
+        "--set",
+        "batching_reps=1",
+        "--set",
+        "paper_alma_steps=2",
+        "--set",
+        "paper_ifgsm_eps=2/255",
+        "--set",
+        "paper_ifgsm_reps=1",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "smoke",
+    ]
+    result = main(args)
+    assert (tmp_path / "smoke.json").exists() and (tmp_path / "smoke.md").exists()
+    assert result["profile"]["batching_eps_255"] == pytest.approx(2.0)
+    assert result["skipped"] == {"GPU": "--no-gpu"}
+    assert set(result["runs"][0]) >= {"batching", "paper"} and "overhead" not in result["runs"][0]
+    json.loads((tmp_path / "smoke.json").read_text())
+    with pytest.raises(SystemExit):
+        main(["--set", "no_such_field=1", "--out", str(tmp_path)])
