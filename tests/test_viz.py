@@ -82,6 +82,16 @@ def test_metric_bars_titles_each_facet_once_with_row_and_column():
     assert sorted(ax.get_title() for ax in grid.axes.flat) == ["ifgsm", "pgd"]
 
 
+def test_metric_bars_orders_eps_numerically_per_facet_and_attacks_as_registered():
+    summary = pd.DataFrame({"attack": ["ifgsm", "ifgsm", "ifgsm", "alma_prox", "fgsm"],
+                            "eps_255": [8.0, 2.0, 16.0, np.nan, 4.0], "weighting": ["none"] * 5,
+                            "apsr": [1.0, 2.0, 3.0, 4.0, 5.0]})  # fmt: skip
+    grid = metric_bars(summary, "apsr", col="attack")
+    ticks = {ax.get_title(): [t.get_text() for t in ax.get_xticklabels()] for ax in grid.axes.flat}
+    assert list(ticks) == ["fgsm", "ifgsm", "alma_prox"]
+    assert ticks == {"fgsm": ["4"], "ifgsm": ["2", "8", "16"], "alma_prox": ["—"]}
+
+
 def test_metric_lines_draws_sweeps_as_lines_and_eps_free_rows_as_dashed_means():
     data = pd.DataFrame(
         {

@@ -141,14 +141,27 @@ def metric_bars(
     title: str | None = None,
     height: float = 3.0,
 ) -> sns.FacetGrid:
-    """Bars of a pooled metric (from :func:`uwl_utils.experiment.summarize`) by ``x`` and ``hue``, faceted."""
+    """Bars of a pooled metric (from :func:`uwl_utils.experiment.summarize`) by ``x`` and ``hue``, faceted.
+
+    ε runs in increasing order ("—" for attacks without one); each facet shows only its own ``x`` values;
+    attack facets follow the order of :data:`uwl_utils.experiment.ATTACKS`.
+    """
+    from uwl_utils.experiment import ATTACKS
+
     data = summary.copy()
     if x == "eps_255":
+        data = data.sort_values(x, na_position="first", kind="stable")
         data[x] = data[x].map(lambda e: "—" if pd.isna(e) else f"{e:g}")
     hue_order = [w for w in WEIGHTING_ORDER if w in set(data[hue])] + sorted(set(data[hue]) - set(WEIGHTING_ORDER))
+    facet_order = {
+        f"{facet}_order": [a for a in ATTACKS if a in set(data[name])] + sorted(set(data[name]) - set(ATTACKS))
+        for facet, name in (("col", col), ("row", row))
+        if name == "attack"
+    }
     grid = sns.catplot(
         data=data, x=x, y=metric, hue=hue, hue_order=hue_order if hue == "weighting" else None,
-        col=col, row=row, kind="bar", height=height, aspect=1.2, sharey=True, palette="deep",
+        col=col, row=row, kind="bar", height=height, aspect=1.2, sharex=False, sharey=True, palette="deep",
+        **facet_order,
     )  # fmt: skip
     grid.set_axis_labels(METRIC_LABELS.get(x, x), METRIC_LABELS.get(metric, metric))
     _facet_titles(grid, row, col)
