@@ -1,5 +1,7 @@
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch.utils.data import Dataset
@@ -57,6 +59,15 @@ def test_rows_are_tidy_and_metrics_pool_correctly(tmp_path):
     options = json.loads(row["options"])
     assert options["eps"] == pytest.approx(8 / 255) and options["alpha"] == pytest.approx(1 / 255)
     assert options["l0_threshold"] == 0.75 and options["detach_weights"] is False
+
+
+def test_summary_does_not_depend_on_the_order_of_the_rows(tmp_path):
+    rows, _ = go(tmp_path)
+    rng = np.random.default_rng(0)
+    many = pd.concat([rows.assign(image_id=rows.image_id + f"-{i}") for i in range(40)], ignore_index=True)
+    many["n_wrong_adv"] = rng.integers(0, many["n_valid"] + 1)  # fractions whose float sum depends on the order
+    shuffled = summarize(many.sample(frac=1, random_state=1))
+    pd.testing.assert_frame_equal(shuffled, summarize(many), check_exact=True)  # summed counts, fsum of fractions
 
 
 class Killed(Exception):

@@ -16,6 +16,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import math
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -296,7 +297,7 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
                 "n_images": len(g),
                 "apsr_clean": 100 * g["n_wrong_clean"].sum() / g["n_valid"].sum(),
                 "apsr": 100 * g["n_wrong_adv"].sum() / g["n_valid"].sum(),
-                "apsr_image_mean": 100 * per_image.mean(),
+                "apsr_image_mean": 100 * math.fsum(per_image) / len(per_image),  # fsum: exact in any row order
                 "miou_clean": 100 * clean.miou(),
                 "miou_adv": 100 * adv.miou(),
                 "delta_miou": 100 * (clean.miou() - adv.miou()),
