@@ -4,7 +4,7 @@ For each trained tiny model: parameters, checkpoint size, training time (from th
 mIoU / pixel accuracy / per-class IoU on the first 64 val images, and whether attacks mean something on it —
 APSR of plain I-FGSM (α = 1/255) at ε = 4/255 and of random ±8/255 noise on the first 32 val images. Writes
 ``data/checkpoints/REPORT.md`` and ``REPORT.json``, and ``figures/synthetic_samples.png`` (image | label pairs
-of each synthetic val split).
+of each synthetic val split). Naming models recomputes their cards only and keeps the others of REPORT.json.
 """
 
 from __future__ import annotations
@@ -84,17 +84,25 @@ def markdown(cards: Sequence[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m uwl_utils.model_report", description=__doc__.split("\n")[0])
     tiny = [n for n, s in MODELS.items() if s.tiny]
-    parser.add_argument("names", nargs="*", help=f"default: every trained one of {tiny}")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        help=f"recompute these only, keeping the other cards of REPORT.json; default: every trained one of {tiny}",
+    )
     args = parser.parse_args(argv)
-    names = args.names or [n for n in tiny if checkpoint_path(n).is_file()]
-    cards = [model_card(n) for n in names]
+    out = checkpoint_path(tiny[0]).parent
+    trained = [n for n in tiny if checkpoint_path(n).is_file()]
+    kept = {}
+    if args.names and (out / "REPORT.json").is_file():
+        kept = {c["model"]: c for c in json.loads((out / "REPORT.json").read_text()) if c["model"] in trained}
+    fresh = {n: model_card(n) for n in (args.names or trained)}
+    cards = [{**kept, **fresh}[n] for n in tiny if n in kept or n in fresh]
     text = (
         f"# Tiny embedded models\n\nWritten by `python -m uwl_utils.model_report`. Targets: mIoU "
         f"{TARGETS['miou']} %, pixel accuracy ≥ {TARGETS['pixel_accuracy']} %, I-FGSM ε=4/255 APSR "
         f"{TARGETS['apsr_ifgsm4']} %, random ±8/255 noise raising APSR by < {TARGETS['noise_gain']} points. "
         "Clean metrics on the first 64 val images, attacks on the first 32.\n\n" + markdown(cards)
     )
-    out = checkpoint_path(tiny[0]).parent
     (out / "REPORT.md").write_text(text)
     (out / "REPORT.json").write_text(json.dumps(cards, indent=2) + "\n")
     print(text)
