@@ -8,29 +8,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
+
+from benchmarks.run import ToySegmenter  # the benchmark's smoke-run network, shared with the tests
 
 torch.set_num_threads(2)
-
-
-class ToySegmenter(nn.Module):
-    """Two strided convolutions and a bilinear upsampling back to the input size."""
-
-    def __init__(self, num_classes: int = 5, seed: int = 0) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.num_classes = num_classes
-        self.conv1 = nn.Conv2d(3, 16, 3, stride=2, padding=1)
-        self.conv2 = nn.Conv2d(16, num_classes, 3, padding=1)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-        self.eval()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.tanh(self.conv1((x - 0.5) * 4))
-        return F.interpolate(self.conv2(h) * 3, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
 @pytest.fixture(scope="session")

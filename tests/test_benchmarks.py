@@ -9,21 +9,16 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `pytest` run without the repository root on the path
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import peers as peers_mod  # noqa: E402
-from benchmarks.peers import Peer, load_peers, torchattacks_labels  # noqa: E402
-from benchmarks.report import targets, to_markdown, write_results  # noqa: E402
-from benchmarks.run import benchmark, main, toy_setup  # noqa: E402
-from benchmarks.suite import PROFILES, SECTIONS, peers_section, scaled  # noqa: E402
-from benchmarks.timing import (  # noqa: E402
+from benchmarks import peers as peers_mod
+from benchmarks.peers import Peer, load_peers, torchattacks_labels
+from benchmarks.report import targets, to_markdown, write_results
+from benchmarks.run import benchmark, main, toy_setup
+from benchmarks.suite import PROFILES, SECTIONS, peers_section, scaled
+from benchmarks.timing import (
     PassCounter,
     floor_ratio,
     images_per_second,
@@ -33,7 +28,7 @@ from benchmarks.timing import (  # noqa: E402
     ratio_of_medians,
     run_passes,
 )
-from uwl_utils.attacks import cr_pgd, fgsm, ifgsm, pgd  # noqa: E402
+from uwl_utils.attacks import cr_pgd, fgsm, ifgsm, pgd
 
 # one or two iterations everywhere, one repetition: a smoke run of every code path
 TINY = scaled(
