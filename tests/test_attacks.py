@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from uwl_utils.attacks import fgsm, ifgsm, ifgsm_steps, minimal_pgd, pgd
 from uwl_utils.attacks.base import predicted_class, success_fraction
 from uwl_utils.losses import PAPER_SCHEMES, Weighting
+from uwl_utils.prediction import first_max_mask
 
 EPS = [2 / 255, 8 / 255]
 
@@ -177,3 +178,14 @@ def test_predicted_class_equals_argmax_including_ties():
     assert torch.equal(predicted_class(logits), logits.argmax(1))
     flat = torch.randn(4, 21, generator=gen)
     assert torch.equal(predicted_class(flat), flat.argmax(1))
+
+
+def test_first_max_mask_marks_argmax_only_including_ties():
+    gen = torch.Generator().manual_seed(0)
+    values = torch.randint(0, 3, (2, 19, 5, 7), generator=gen).float()
+    values[1, :, 2, 3] = 0.5  # every class ties: the first one is marked
+    mask = first_max_mask(values)
+    assert mask.dtype == torch.bool and torch.equal(mask.sum(1), torch.ones(2, 5, 7, dtype=torch.long))
+    assert torch.equal(mask, F.one_hot(values.argmax(1), 19).movedim(-1, 1).bool())
+    many = torch.randn(1, 300, 4, generator=gen)  # more classes than uint8 ranks: falls back to argmax
+    assert torch.equal(first_max_mask(many), F.one_hot(many.argmax(1), 300).movedim(-1, 1).bool())

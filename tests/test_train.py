@@ -17,7 +17,7 @@ import uwl_utils.train as train_module
 from uwl_utils.data import load_dataset
 from uwl_utils.data.classes import CITYSCAPES_CLASSES
 from uwl_utils.models import load_model, read_checkpoint
-from uwl_utils.train import TrainConfig, _lr_factor, evaluate, main, train
+from uwl_utils.train import TrainConfig, _augment, _lr_factor, evaluate, main, train
 
 NAME = "synth_city/bisenetv1"
 SIZE = (32, 64)
@@ -159,10 +159,33 @@ def test_lr_factor_warmup_then_poly():
     assert _lr_factor(1525, defaults) == pytest.approx(0.5**0.9)
 
 
+def test_noise_augmentation_is_bounded_and_off_by_default():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (16, 3, 8, 8), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, 19, (16, 8, 8), generator=g, dtype=torch.uint8)
+    plain_x, plain_y = _augment(images, labels, torch.Generator().manual_seed(5))
+    off_x, off_y = _augment(images, labels, torch.Generator().manual_seed(5), noise=0.0)
+    assert torch.equal(plain_x, off_x) and torch.equal(plain_y, off_y)  # same generator stream without noise
+
+    # With noise the geometric and photometric draws of each image come first, so comparing image i with
+    # noise against the same draws without it isolates the noise: replay one image at a time.
+    eps = 8 / 255
+    changed = 0
+    for i in range(16):
+        g_plain, g_noisy = torch.Generator().manual_seed(100 + i), torch.Generator().manual_seed(100 + i)
+        x0, y0 = _augment(images[i : i + 1], labels[i : i + 1], g_plain)
+        x1, y1 = _augment(images[i : i + 1], labels[i : i + 1], g_noisy, noise=eps)
+        assert torch.equal(y0, y1) and x1.min() >= 0 and x1.max() <= 1
+        diff = (x1 - x0).abs().max().item()
+        assert diff <= eps + 1e-6
+        changed += diff > eps / 2
+    assert 3 <= changed <= 13  # about half the images get noise
+
+
 def test_config_resume_fields_and_default_output(tmp_path, monkeypatch):
     cfg = TrainConfig(name=NAME)
     assert set(cfg.resume_fields()) == {
-        "name", "steps", "batch_size", "lr", "weight_decay", "warmup", "seed", "train_images", "val_images"
+        "name", "steps", "batch_size", "lr", "weight_decay", "warmup", "seed", "train_images", "noise", "val_images"
     }  # fmt: skip
     monkeypatch.setenv("UWL_CHECKPOINT_DIR", str(tmp_path))
     assert cfg.output_path() == tmp_path / "synth_city_bisenetv1.pth"
@@ -180,9 +203,10 @@ def test_command_line(monkeypatch, capsys):
         }  # fmt: skip
 
     monkeypatch.setattr(train_module, "train", fake_train)
-    main(["synth_voc/pspnet", "--steps", "10", "--batch-size", "4", "--lr", "0.01", "--out", "x.pth", "--resume"])
+    main(["synth_voc/pspnet", "--steps", "10", "--batch-size", "4", "--lr", "0.01", "--noise", "0.03", "--out", "x.pth",
+          "--resume"])  # fmt: skip
     cfg, resume = calls[0]
     assert resume is True
-    assert cfg == TrainConfig(name="synth_voc/pspnet", steps=10, batch_size=4, lr=0.01, out="x.pth")
+    assert cfg == TrainConfig(name="synth_voc/pspnet", steps=10, batch_size=4, lr=0.01, noise=0.03, out="x.pth")
     printed = capsys.readouterr().out
     assert "mIoU 60.0 %" in printed and "saved x.pth" in printed

@@ -56,6 +56,38 @@ def test_entropy_gradient_is_finite_at_zero_probability():
     assert torch.isfinite(probs.grad).all()
 
 
+# Independent references: the textbook formulas with topk / amax / amin and an explicit logarithm.
+REFERENCES = {
+    margin: lambda p: 1 - p.topk(2, dim=1).values[:, 0] + p.topk(2, dim=1).values[:, 1],
+    max_min_difference: lambda p: 1 - p.amax(1) + p.amin(1),
+    mean_margin: lambda p: 1 - (p.amax(1, keepdim=True) - p).sum(1) / (p.shape[1] - 1),
+    entropy: lambda p: -(p * p.log()).sum(1) / math.log(p.shape[1]),
+}
+
+
+@pytest.mark.parametrize("measure", list(REFERENCES))
+def test_values_and_gradients_match_the_textbook_formulas(measure):
+    """The measures select p(1), p(2), p(C) with masks; without ties that is topk's / amax's value and gradient."""
+    gen = torch.Generator().manual_seed(1)
+    logits = (3 * torch.randn(2, 19, 6, 5, generator=gen, dtype=torch.float64)).requires_grad_()
+    upstream = torch.rand(2, 6, 5, generator=gen, dtype=torch.float64)  # a weighted sum, as in a loss
+    ours_value = measure(logits.softmax(1))
+    (ours_grad,) = torch.autograd.grad((ours_value * upstream).sum(), logits)
+    ref_value = REFERENCES[measure](logits.softmax(1))
+    (ref_grad,) = torch.autograd.grad((ref_value * upstream).sum(), logits)
+    torch.testing.assert_close(ours_value, ref_value)
+    torch.testing.assert_close(ours_grad, ref_grad)
+
+
+@pytest.mark.parametrize("measure", [margin, max_min_difference, mean_margin])
+def test_ties_give_topk_values(measure):
+    gen = torch.Generator().manual_seed(2)
+    quantised = torch.randint(1, 4, (3, 5, 4, 4), generator=gen).double()  # many ties at the top and bottom
+    quantised[0, :, 0, 0] = 1.0  # every class ties
+    probs = quantised / quantised.sum(1, keepdim=True)
+    torch.testing.assert_close(measure(probs), REFERENCES[measure](probs))
+
+
 @pytest.mark.parametrize("measure", [margin, max_min_difference, mean_margin, entropy])
 def test_rejects_bad_input(measure):
     with pytest.raises(ValueError, match="sum to 1"):

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from uwl_utils.checks import IGNORE_INDEX, check_labels, check_logits
+from uwl_utils.prediction import predicted_class
 from uwl_utils.uncertainty import MEASURES
 
 __all__ = [
@@ -64,17 +65,22 @@ class _Inputs:
     labels: torch.Tensor  # [N,H,W], ignore pixels already replaced by 0
     valid: torch.Tensor  # [N,H,W] bool
     step: Step | None
+    given_log_probs: torch.Tensor | None = None  # log_softmax(logits) when the caller has it (the CE's)
+
+    @cached_property
+    def log_probs(self) -> torch.Tensor:
+        return self.logits.log_softmax(1) if self.given_log_probs is None else self.given_log_probs
 
     @cached_property
     def probs(self) -> torch.Tensor:
-        return self.logits.softmax(1)
+        return self.log_probs.exp()
 
 
 def _uncertainty_weight(measure: str) -> Callable[[Weighting, _Inputs], torch.Tensor]:
     def weight(w: Weighting, x: _Inputs) -> torch.Tensor:
-        probs = x.probs
-        u = MEASURES[measure](probs, w.normalize_entropy) if measure == "E" else MEASURES[measure](probs)
-        return u.exp()
+        if measure == "E":
+            return MEASURES["E"](x.probs, w.normalize_entropy, x.log_probs).exp()
+        return MEASURES[measure](x.probs).exp()
 
     return weight
 
@@ -82,13 +88,11 @@ def _uncertainty_weight(measure: str) -> Callable[[Weighting, _Inputs], torch.Te
 def _l0_keep(w: Weighting, x: _Inputs) -> torch.Tensor:
     """1 where the pixel keeps its loss: correct, or wrong with confidence below the threshold (Eq. 10)."""
     with torch.no_grad():
-        if w.l0_on == "probs":
-            conf, pred = x.probs.max(1)
-            confident = conf >= w.l0_threshold
+        if w.l0_on == "probs":  # p₍₁₎ ≥ threshold, compared in log space (exp of a max is the max of exp)
+            confident = x.log_probs.detach().amax(1) >= math.log(w.l0_threshold)
         else:  # the published code: raw max logit, strict ">"
-            conf, pred = x.logits.max(1)
-            confident = conf > w.l0_threshold
-        return (~((pred != x.labels) & confident)).to(x.logits.dtype)
+            confident = x.logits.detach().amax(1) > w.l0_threshold
+        return (~((predicted_class(x.logits.detach()) != x.labels) & confident)).to(x.logits.dtype)
 
 
 def _l0_entropy(w: Weighting, x: _Inputs) -> torch.Tensor:
@@ -120,7 +124,7 @@ def segpgd_lambda(step: Step | None) -> float:
 def _correct(x: _Inputs) -> torch.Tensor:
     """1 where the current prediction equals the label (ignore pixels are masked later), no gradient."""
     with torch.no_grad():
-        return (x.logits.argmax(1) == x.labels).to(x.logits.dtype)
+        return (predicted_class(x.logits.detach()) == x.labels).to(x.logits.dtype)
 
 
 def _segpgd(w: Weighting, x: _Inputs) -> torch.Tensor:
@@ -146,7 +150,7 @@ def _cospgd(w: Weighting, x: _Inputs) -> torch.Tensor:
     whatever ``detach_weights`` says.
     """
     with torch.no_grad():
-        probs = x.logits.detach().softmax(1)
+        probs = x.probs.detach()
         p_y = probs.gather(1, x.labels.unsqueeze(1)).squeeze(1)
         return p_y / probs.norm(dim=1)
 
@@ -258,22 +262,37 @@ class Weighting:
         if validate:
             check_logits(logits)
             check_labels(labels, logits.shape[1], (logits.shape[0], *logits.shape[2:]))
+        return self._weights(logits, labels, step, None)
+
+    def _weights(
+        self, logits: torch.Tensor, labels: torch.Tensor, step: Step | None, log_probs: torch.Tensor | None
+    ) -> torch.Tensor:
         valid = labels != IGNORE_INDEX
         fn = SCHEMES[self.scheme]
         if fn is None:
             return valid.to(logits.dtype)
-        inputs = _Inputs(logits.detach() if self.detach_weights else logits, labels * valid, valid, step)
-        return fn(self, inputs) * valid
+        if self.detach_weights:
+            logits = logits.detach()
+            log_probs = None if log_probs is None else log_probs.detach()
+        return fn(self, _Inputs(logits, labels * valid, valid, step, log_probs)) * valid
 
     def pixel_loss(
         self, logits: torch.Tensor, labels: torch.Tensor, *, step: Step | None = None, validate: bool = True
     ) -> torch.Tensor:
         """Weighted per-pixel loss w_z · ℓ_z, [N,H,W] (the summand of Eq. 9 / 10).
 
-        ℓ is the cross-entropy, or the scheme's own per-pixel loss from ``PIXEL_LOSSES`` (``"JS"``).
+        ℓ is the cross-entropy, or the scheme's own per-pixel loss from ``PIXEL_LOSSES`` (``"JS"``). The
+        cross-entropy's ``log_softmax`` is shared with the weights (one softmax per call, not two).
         """
-        base = PIXEL_LOSSES.get(self.scheme, pixel_cross_entropy)
-        return self.weights(logits, labels, step=step, validate=validate) * base(logits, labels)
+        if validate:
+            check_logits(logits)
+            check_labels(labels, logits.shape[1], (logits.shape[0], *logits.shape[2:]))
+        own_loss = PIXEL_LOSSES.get(self.scheme)
+        if own_loss is not None:
+            return self._weights(logits, labels, step, None) * own_loss(logits, labels)
+        log_probs = logits.log_softmax(1)
+        ce = F.nll_loss(log_probs, labels, ignore_index=IGNORE_INDEX, reduction="none")  # = pixel_cross_entropy
+        return self._weights(logits, labels, step, log_probs) * ce
 
     def loss(
         self, logits: torch.Tensor, labels: torch.Tensor, *, step: Step | None = None, validate: bool = True

@@ -50,6 +50,7 @@ class TrainConfig:
     warmup: int = 50
     seed: int = 0
     train_images: int = 2000
+    noise: float = 0.0  # amplitude of uniform pixel noise added to half the training images (0 = off)
     val_images: int = 64
     save_every: int = 250
     out: str | None = None  # default: uwl_utils.models.checkpoint_path(name)
@@ -90,10 +91,14 @@ def _batch_indices(step: int, batch_size: int, n: int, seed: int) -> torch.Tenso
     return torch.stack([perms[int(e)][o] for e, o in zip(epochs, offsets, strict=True)])
 
 
-def _augment(images: torch.Tensor, labels: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random flip, scale 1-1.5 and crop back, brightness/contrast jitter.
+def _augment(
+    images: torch.Tensor, labels: torch.Tensor, g: torch.Generator, noise: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random flip, scale 1-1.5 and crop back, brightness/contrast jitter, and with ``noise`` > 0 uniform
+    noise in [-noise, noise] on half the images (so that random noise of that size barely moves the model).
 
-    uint8 images/labels in; float images in [0,1] and long labels out.
+    uint8 images/labels in; float images in [0,1] and long labels out. With ``noise`` = 0 the generator
+    stream, and so the batches, are those of a run made before the option existed.
     """
     h, w = images.shape[-2:]
     out_x, out_y = [], []
@@ -110,6 +115,8 @@ def _augment(images: torch.Tensor, labels: torch.Tensor, g: torch.Generator) -> 
         contrast = 0.8 + 0.4 * float(torch.rand((), generator=g))
         brightness = 0.2 * float(torch.rand((), generator=g)) - 0.1
         x = ((x - x.mean()) * contrast + x.mean() + brightness).clamp(0.0, 1.0)
+        if noise > 0 and torch.rand((), generator=g) < 0.5:
+            x = (x + noise * (2.0 * torch.rand(x.shape, generator=g) - 1.0)).clamp(0.0, 1.0)
         out_x.append(x)
         out_y.append(y)
     return torch.stack(out_x), torch.stack(out_y)
@@ -227,7 +234,7 @@ def train(cfg: TrainConfig, resume: bool = False, train_set=None, val_set=None) 
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout
         idx = _batch_indices(step, cfg.batch_size, n_train, cfg.seed)
-        x, y = _augment(images[idx], labels[idx], g)
+        x, y = _augment(images[idx], labels[idx], g, cfg.noise)
         loss, _ = segmentor.parse_losses(segmentor.loss(model.normalize(x), _data_samples(y)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -271,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "warmup",
         "seed",
         "train_images",
+        "noise",
         "val_images",
         "save_every",
     ):

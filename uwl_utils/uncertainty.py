@@ -11,33 +11,37 @@ import math
 import torch
 
 from uwl_utils.checks import check_probs
+from uwl_utils.prediction import first_max_mask
 
 __all__ = ["margin", "max_min_difference", "mean_margin", "entropy", "MEASURES"]
 
 
-def _top2(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    top = probs.topk(2, dim=1).values
-    return top[:, 0], top[:, 1]
+# The measures select p₍₁₎, p₍₂₎, p₍C₎ with detached masks and a weighted sum over classes: the same values
+# and (away from ties) the same gradients as topk / amax / amin, at a fraction of their cost on the CPU.
 
 
 def _margin(probs: torch.Tensor) -> torch.Tensor:
-    p1, p2 = _top2(probs)
-    return 1 - p1 + p2
+    first = first_max_mask(probs)
+    second = first_max_mask(probs.masked_fill(first, float("-inf")))  # p₍₂₎ = p₍₁₎ on a tie at the top
+    return 1 - (probs * (first.to(probs.dtype) - second.to(probs.dtype))).sum(1)
 
 
 def _max_min_difference(probs: torch.Tensor) -> torch.Tensor:
-    return 1 - probs.amax(1) + probs.amin(1)
+    return 1 - (probs * (first_max_mask(probs).to(probs.dtype) - first_max_mask(-probs).to(probs.dtype))).sum(1)
 
 
 def _mean_margin(probs: torch.Tensor) -> torch.Tensor:
-    # 1 - sum_c (p_(1) - p_c) / (C-1); with sum_c p_c = 1 this is C (1 - p_(1)) / (C - 1).
+    # 1 - sum_c (p_(1) - p_c) / (C-1) = 1 - (C p_(1) - sum_c p_c) / (C-1).
     c = probs.shape[1]
-    return 1 - (probs.amax(1, keepdim=True) - probs).sum(1) / (c - 1)
+    top = (probs * first_max_mask(probs)).sum(1)
+    return 1 - (c * top - probs.sum(1)) / (c - 1)
 
 
-def _entropy(probs: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-    tiny = torch.finfo(probs.dtype).tiny
-    e = -(probs * probs.clamp_min(tiny).log()).sum(1)
+def _entropy(probs: torch.Tensor, normalize: bool = True, log_probs: torch.Tensor | None = None) -> torch.Tensor:
+    """With ``log_probs`` (= log_softmax of the logits that gave ``probs``) no logarithm is taken here."""
+    if log_probs is None:
+        log_probs = probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
+    e = -(probs * log_probs).sum(1)
     return e / math.log(probs.shape[1]) if normalize else e
 
 
