@@ -33,3 +33,10 @@ def test_named_models_are_recomputed_and_the_other_cards_kept(tmp_path, monkeypa
     assert [(c["model"], c["miou"]) for c in cards] == [(first, 55.0), (second, 70.0)]
     text = (tmp_path / "REPORT.md").read_text()
     assert f"| {first} |" in text and f"| {second} |" in text and untrained not in text
+
+
+def test_markdown_row_says_whether_training_added_noise():
+    plain, noisy = _card("synth_city/ddrnet", 60.0), {**_card("synth_voc/pspnet", 60.0), "train_noise_255": 8}
+    rows = [line for line in model_report.markdown([plain, noisy]).splitlines() if line.startswith("| synth")]
+    assert rows[0].split(" | ")[4] == "—" and rows[1].split(" | ")[4] == "±8/255"
+    assert all(row.endswith("| yes |") for row in rows)

@@ -44,6 +44,7 @@ def model_card(name: str, n_clean: int = 64, n_attack: int = 32) -> dict[str, An
         "checkpoint_mb": path.stat().st_size / 2**20,
         "train_steps": meta.get("steps"),
         "train_minutes": meta.get("train_seconds", float("nan")) / 60,
+        "train_noise_255": round(255 * meta.get("noise", 0.0)),
         "miou": 100 * clean["val_miou"],
         "pixel_accuracy": 100 * clean["val_pixel_accuracy"],
         "apsr_clean": summary.loc["ifgsm", "apsr_clean"],
@@ -64,14 +65,15 @@ def _within(card: dict[str, Any]) -> bool:
 def markdown(cards: Sequence[dict[str, Any]]) -> str:
     """The cards as markdown tables: one summary row per model, then per-class IoU."""
     lines = [
-        "| model | params | ckpt MB | steps | train min | mIoU % | pixel acc % | clean APSR % | I-FGSM ε=4 APSR % "
+        "| model | params | ckpt MB | steps | noise aug | train min | mIoU % | pixel acc % | clean APSR % | I-FGSM ε=4 APSR % "
         "| ±8 noise APSR % (gain) | in targets |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cards:
+        noise = c.get("train_noise_255", 0)
         lines.append(
             f"| {c['model']} | {c['parameters'] / 1e6:.2f} M | {c['checkpoint_mb']:.1f} | {c['train_steps']} "
-            f"| {c['train_minutes']:.1f} | {c['miou']:.1f} | {c['pixel_accuracy']:.1f} | {c['apsr_clean']:.1f} "
+            f"| {f'±{noise}/255' if noise else '—'} | {c['train_minutes']:.1f} | {c['miou']:.1f} | {c['pixel_accuracy']:.1f} | {c['apsr_clean']:.1f} "
             f"| {c['apsr_ifgsm4']:.1f} | {c['apsr_noise8']:.1f} (+{c['noise_gain']:.1f}) "
             f"| {'yes' if _within(c) else 'NO'} |"
         )
