@@ -109,13 +109,13 @@ def test_raises_the_misclassified_share_and_more_pixels_raise_it_more(toy_model,
 def test_default_is_l0_weighting_recomputed_every_step(toy_model, toy_batch, monkeypatch):
     images, labels = toy_batch
     calls = []
-    original = Weighting.weights
+    original = Weighting._weights  # what the loss calls for the weights of the current logits
 
-    def spy(self, logits, labels_, *, step=None, validate=True):
+    def spy(self, logits, labels_, step, log_probs):
         calls.append((self.scheme, step))
-        return original(self, logits, labels_, step=step, validate=validate)
+        return original(self, logits, labels_, step, log_probs)
 
-    monkeypatch.setattr(Weighting, "weights", spy)
+    monkeypatch.setattr(Weighting, "_weights", spy)
     sparse_ifgsm(toy_model, images, labels, fraction=0.3, eps=4 / 255)  # n = 5 steps at ε = 4
     assert calls == [("L0", (t, 5)) for t in range(1, 6)]
     calls.clear()
