@@ -65,15 +65,16 @@ def _within(card: dict[str, Any]) -> bool:
 def markdown(cards: Sequence[dict[str, Any]]) -> str:
     """The cards as markdown tables: one summary row per model, then per-class IoU."""
     lines = [
-        "| model | params | ckpt MB | steps | noise aug | train min | mIoU % | pixel acc % | clean APSR % | I-FGSM ε=4 APSR % "
-        "| ±8 noise APSR % (gain) | in targets |",
+        "| model | params | ckpt MB | steps | noise aug | train min | mIoU % | pixel acc % | clean APSR % "
+        "| I-FGSM ε=4 APSR % | ±8 noise APSR % (gain) | in targets |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cards:
         noise = c.get("train_noise_255", 0)
         lines.append(
             f"| {c['model']} | {c['parameters'] / 1e6:.2f} M | {c['checkpoint_mb']:.1f} | {c['train_steps']} "
-            f"| {f'±{noise}/255' if noise else '—'} | {c['train_minutes']:.1f} | {c['miou']:.1f} | {c['pixel_accuracy']:.1f} | {c['apsr_clean']:.1f} "
+            f"| {f'±{noise}/255' if noise else '—'} | {c['train_minutes']:.1f} | {c['miou']:.1f} "
+            f"| {c['pixel_accuracy']:.1f} | {c['apsr_clean']:.1f} "
             f"| {c['apsr_ifgsm4']:.1f} | {c['apsr_noise8']:.1f} (+{c['noise_gain']:.1f}) "
             f"| {'yes' if _within(c) else 'NO'} |"
         )
