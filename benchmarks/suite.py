@@ -444,31 +444,44 @@ def peers_section(setup: Setup, profile: Profile, peers: dict[str, Peer]) -> dic
     x, y = setup.batch(profile.peer_batch)
     eps = profile.eps
 
-    steps = ifgsm_steps(eps)
-    peer = peers["BIM"]
-    if peer.available:
-        setup.log(f"[{setup.label}] peers: ifgsm vs {peer.name} ({steps} steps) × {profile.peer_reps}")
-        ours = lambda: ifgsm(model, x, y, eps=eps, alpha=1 / 255, steps=steps)  # noqa: E731
-        theirs = lambda: peer.attack(model, x, y, eps=eps, alpha=1 / 255, steps=steps)  # noqa: E731
-        ours(), theirs()  # warm-up
-        params = {"eps_255": eps * 255, "alpha_255": 1.0, "steps": steps}
-        out["ifgsm"] = _compare(setup, ours, theirs, x, y, profile.peer_reps, peer, params)
-    else:
-        setup.log(f"[{setup.label}] peers: {peer.name} skipped: {peer.reason}")
-        out["ifgsm"] = _skipped(peer)
+    def versus(attack: str, peer: Peer, steps: int, ours: Callable, theirs: Callable, params: dict[str, object],
+               warm_up: Callable | None = None) -> dict[str, object]:  # fmt: skip
+        """Our ``attack`` against a torchattacks peer on the batch (x, y), or the peer's skip record.
 
-    steps = profile.peer_pgd_steps
-    peer = peers["PGD"]
-    if peer.available:
-        setup.log(f"[{setup.label}] peers: pgd vs {peer.name} ({steps} steps) × {profile.peer_reps}")
-        ours = lambda: pgd(model, x, y, eps=eps, steps=steps, rel_step=1 / 30)  # noqa: E731
-        theirs = lambda: peer.attack(model, x, y, eps=eps, alpha=eps / 30, steps=steps)  # noqa: E731
-        pgd(model, x, y, eps=eps, steps=1), peer.attack(model, x, y, eps=eps, alpha=eps / 30, steps=1)
-        params = {"eps_255": eps * 255, "alpha": "eps/30", "steps": steps, "random_start": False}
-        out["pgd"] = _compare(setup, ours, theirs, x, y, profile.peer_reps, peer, params)
-    else:
-        setup.log(f"[{setup.label}] peers: {peer.name} skipped: {peer.reason}")
-        out["pgd"] = _skipped(peer)
+        ``warm_up`` runs before the timing; by default one call of each.
+        """
+        if not peer.available:
+            setup.log(f"[{setup.label}] peers: {peer.name} skipped: {peer.reason}")
+            return _skipped(peer)
+        setup.log(f"[{setup.label}] peers: {attack} vs {peer.name} ({steps} steps) × {profile.peer_reps}")
+        if warm_up is None:
+            ours(), theirs()
+        else:
+            warm_up()
+        return _compare(setup, ours, theirs, x, y, profile.peer_reps, peer, params)
+
+    steps, bim = ifgsm_steps(eps), peers["BIM"]
+    out["ifgsm"] = versus(
+        "ifgsm",
+        bim,
+        steps,
+        lambda: ifgsm(model, x, y, eps=eps, alpha=1 / 255, steps=steps),
+        lambda: bim.attack(model, x, y, eps=eps, alpha=1 / 255, steps=steps),
+        {"eps_255": eps * 255, "alpha_255": 1.0, "steps": steps},
+    )
+    pgd_steps, peer_pgd = profile.peer_pgd_steps, peers["PGD"]
+    out["pgd"] = versus(
+        "pgd",
+        peer_pgd,
+        pgd_steps,
+        lambda: pgd(model, x, y, eps=eps, steps=pgd_steps, rel_step=1 / 30),
+        lambda: peer_pgd.attack(model, x, y, eps=eps, alpha=eps / 30, steps=pgd_steps),
+        {"eps_255": eps * 255, "alpha": "eps/30", "steps": pgd_steps, "random_start": False},
+        warm_up=lambda: (
+            pgd(model, x, y, eps=eps, steps=1),
+            peer_pgd.attack(model, x, y, eps=eps, alpha=eps / 30, steps=1),
+        ),  # fmt: skip
+    )
 
     steps = profile.peer_alma_steps
     peer = peers["alma_prox"]

@@ -76,6 +76,12 @@ class _Inputs:
         return self.log_probs.exp()
 
 
+def _check_pair(logits: torch.Tensor, labels: torch.Tensor) -> None:
+    """Logits [N,C,H,W] and labels [N,H,W] in 0..C-1 or 255 that fit them."""
+    check_logits(logits)
+    check_labels(labels, logits.shape[1], (logits.shape[0], *logits.shape[2:]))
+
+
 def _uncertainty_weight(measure: str) -> Callable[[Weighting, _Inputs], torch.Tensor]:
     def weight(w: Weighting, x: _Inputs) -> torch.Tensor:
         if measure == "E":
@@ -260,8 +266,7 @@ class Weighting:
     ) -> torch.Tensor:
         """Per-pixel weights [N,H,W]; exactly 0 on ignore pixels."""
         if validate:
-            check_logits(logits)
-            check_labels(labels, logits.shape[1], (logits.shape[0], *logits.shape[2:]))
+            _check_pair(logits, labels)
         return self._weights(logits, labels, step, None)
 
     def _weights(
@@ -285,8 +290,7 @@ class Weighting:
         cross-entropy's ``log_softmax`` is shared with the weights (one softmax per call, not two).
         """
         if validate:
-            check_logits(logits)
-            check_labels(labels, logits.shape[1], (logits.shape[0], *logits.shape[2:]))
+            _check_pair(logits, labels)
         own_loss = PIXEL_LOSSES.get(self.scheme)
         if own_loss is not None:
             return self._weights(logits, labels, step, None) * own_loss(logits, labels)
