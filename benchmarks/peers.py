@@ -18,6 +18,7 @@ Neither is a dependency of ``uwl_utils``; ``make bench`` installs them into ``.v
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -116,6 +117,9 @@ def load_adv_lib_alma_prox(eager: bool = False) -> Peer:
             if "adv_lib" not in sys.modules:
                 package = types.ModuleType("adv_lib")
                 package.__path__ = [str(root)]
+                # a spec, so that a later find_spec("adv_lib") answers instead of raising
+                package.__spec__ = importlib.machinery.ModuleSpec("adv_lib", None, is_package=True)
+                package.__spec__.submodule_search_locations = [str(root)]
                 sys.modules["adv_lib"] = package
             importlib.import_module("adv_lib.utils.losses")
             importlib.import_module("adv_lib.utils.visdom_logger")  # imports visdom

@@ -164,7 +164,15 @@ def targets(run: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
             diff = r["apsr_diff_points"]
             if apsr_key:
                 limit = TARGETS[apsr_key]
-                rows.append(_row(where, f"|APSR {attack} − {peer}| (points)", abs(diff), limit, abs(diff) <= limit))
+                note = ""
+                if "jitter_points" in r:
+                    note = (
+                        f"over {r['apsr_images']} images, each alone; ours against itself on inputs moved by "
+                        f"{r['jitter']:g}: {r['jitter_points']:+.2f} points"
+                    )
+                rows.append(
+                    _row(where, f"|APSR {attack} − {peer}| (points)", abs(diff), limit, abs(diff) <= limit, note)
+                )
             else:
                 rows.append(
                     _row(
@@ -321,6 +329,12 @@ def _run_markdown(run: Mapping[str, Any]) -> list[str]:
             peer = f"{r['peer']['name']} {r['peer']['version'] or ''}".strip()
             params = ", ".join(f"{k}={_f(v, 4) if isinstance(v, float) else v}" for k, v in r["params"].items())
             note = f"batch {r['batch']}; {params}; max |Δadv| {r['max_abs_diff_255']:.2f}/255"
+            if "apsr_images" in r:
+                note += (
+                    f"; APSR over {r['apsr_images']} images, each alone (per image Δ "
+                    + ", ".join(f"{d:+.2f}" for d in r["apsr_diff_points_per_image"])
+                    + f"; ours on inputs moved by {r['jitter']:g}: {r['jitter_points']:+.2f})"
+                )
             if "peer_first_call_s" in r:
                 note += f"; peer's first call (torch.compile) {r['peer_first_call_s']:.1f} s, excluded"
             rows.append(

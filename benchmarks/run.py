@@ -47,6 +47,7 @@ def _n_images(profile: Profile) -> int:
         profile.overhead_batch,
         profile.peer_batch,
         profile.peer_alma_batch,
+        profile.peer_alma_images,
         profile.paper_images,
     )
 

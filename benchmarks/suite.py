@@ -63,6 +63,9 @@ class Profile:
     peer_alma_batch: int = 1
     peer_alma_steps: int = 50
     peer_alma_reps: int = 3
+    # ALMA prox's APSR is compared over this many images, each attacked alone, next to ours' own drift when the
+    # inputs move by 1e-6: short runs amplify rounding differences (a chaotic sign-like RMSprop start)
+    peer_alma_images: int = 4
     # 5: the paper's runtime claim (batch 1, one image after the other)
     paper_images: int = 1
     paper_ifgsm_eps: float = 16 / 255
@@ -90,6 +93,7 @@ PROFILES: dict[str, Profile] = {
         peer_pgd_steps=10,
         peer_alma_steps=30,
         peer_alma_reps=1,
+        peer_alma_images=2,
         paper_ifgsm_reps=2,
         paper_alma_steps=100,
     ),
@@ -437,6 +441,36 @@ def _compare(
     }
 
 
+def _alma_apsr_over_images(setup: Setup, n: int, steps: int, peer: Peer, jitter: float = 1e-6) -> dict[str, object]:
+    """Pooled APSR of our and the peer's ALMA prox over the first ``n`` images, each attacked alone (batch 1).
+
+    Also ours on the same images moved by ``jitter`` (Gaussian, fixed seed): two runs of one faithful
+    implementation differ by about as much as ``jitter_points``, which puts ``apsr_diff_points`` in proportion.
+    """
+    x, y = setup.batch(n)
+    moved = (x + jitter * torch.randn(x.shape, generator=torch.Generator().manual_seed(0)).to(x.device)).clamp(0, 1)
+    advs: dict[str, list[torch.Tensor]] = {"ours": [], "peer": [], "ours_jittered": []}
+    for i in range(n):
+        xi, yi = x[i : i + 1], y[i : i + 1]
+        advs["ours"].append(alma_prox(setup.model, xi, yi, steps=steps))
+        advs["peer"].append(peer.attack(setup.model, xi, yi, num_steps=steps))
+        advs["ours_jittered"].append(alma_prox(setup.model, moved[i : i + 1], yi, steps=steps))
+    apsr_of = {k: _pooled_apsr(setup.model, torch.cat(v), y) for k, v in advs.items()}
+    per_image = [
+        100 * (_pooled_apsr(setup.model, a, y[i : i + 1]) - _pooled_apsr(setup.model, b, y[i : i + 1]))
+        for i, (a, b) in enumerate(zip(advs["ours"], advs["peer"], strict=True))
+    ]
+    return {
+        "apsr_images": n,
+        "apsr_ours": apsr_of["ours"],
+        "apsr_peer": apsr_of["peer"],
+        "apsr_diff_points": 100 * (apsr_of["ours"] - apsr_of["peer"]),
+        "apsr_diff_points_per_image": per_image,
+        "jitter": jitter,
+        "jitter_points": 100 * (apsr_of["ours_jittered"] - apsr_of["ours"]),
+    }
+
+
 def peers_section(setup: Setup, profile: Profile, peers: dict[str, Peer]) -> dict[str, object]:
     """torchattacks' BIM and PGD against our ifgsm / pgd, adv_lib's alma_prox against ours."""
     out: dict[str, object] = {}
@@ -499,6 +533,8 @@ def peers_section(setup: Setup, profile: Profile, peers: dict[str, Peer]) -> dic
             params = {"steps": steps, "adv_threshold": 0.99, "other": "both libraries' defaults"}
             out["alma_prox"] = _compare(setup, ours, theirs, xa, ya, profile.peer_alma_reps, peer, params)
             out["alma_prox"]["peer_first_call_s"] = warm  # torch.compile of adv_lib's prox, excluded from peer_s
+            setup.log(f"[{setup.label}] peers: alma_prox APSR over {profile.peer_alma_images} images, one at a time")
+            out["alma_prox"].update(_alma_apsr_over_images(setup, profile.peer_alma_images, steps, peer))
     else:
         setup.log(f"[{setup.label}] peers: {peer.name} skipped: {peer.reason}")
         out["alma_prox"] = _skipped(peer)

@@ -28,7 +28,7 @@ from benchmarks.timing import (
     ratio_of_medians,
     run_passes,
 )
-from uwl_utils.attacks import cr_pgd, fgsm, ifgsm, pgd
+from uwl_utils.attacks import alma_prox, cr_pgd, fgsm, ifgsm, pgd
 
 # one or two iterations everywhere, one repetition: a smoke run of every code path
 TINY = scaled(
@@ -305,6 +305,48 @@ def test_adv_lib_peer_loads_without_its_package_init():
     setup = toy_setup(n_images=1, log=lambda message: None)
     adv = peer.attack(setup.model, setup.images, setup.labels, num_steps=3)
     assert adv.shape == setup.images.shape and math.isfinite(float(adv.sum()))
+
+
+def test_adv_lib_alma_prox_follows_ours_step_by_step():
+    """An independent implementation: adv_lib's first iterations give our iterates (batch 1, its setting)."""
+    if peers_mod.importlib.util.find_spec("adv_lib") is None:
+        pytest.skip("adv_lib not installed (make bench installs it)")
+    peer = peers_mod.load_adv_lib_alma_prox(eager=True)
+    if not peer.available:
+        pytest.skip(peer.reason)
+    setup = toy_setup(n_images=1, log=lambda message: None)
+    x, y = setup.images.double(), setup.labels
+    model = setup.model.double()
+    for steps in (2, 3, 6):  # adv_lib needs ≥ 2; from 3 on constraint masking drops constraints
+        ours = alma_prox(model, x, y, steps=steps, lr_init=0.01)
+        theirs = peer.attack(model, x, y, num_steps=steps, lr_init=0.01)
+        torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=0)  # the prox finds its threshold to 1e-6
+
+
+def test_alma_peer_apsr_is_pooled_over_images_each_attacked_alone():
+    """A stand-in peer that is our own alma_prox: zero difference per image and pooled, and a recorded drift."""
+    calls = []
+
+    def stand_in(model, images, labels, num_steps):
+        calls.append(images.shape[0])
+        return alma_prox(model, images, labels, steps=num_steps)
+
+    peers = {**_no_peers(), "alma_prox": Peer("ours-as-peer", "uwl", None, stand_in)}
+    setup = toy_setup(n_images=3, log=lambda message: None)
+    profile = scaled(TINY, peer_alma_images=3, peer_alma_steps=3)
+    r = peers_section(setup, profile, peers)["alma_prox"]
+    assert r["status"] == "ok" and r["apsr_images"] == 3
+    assert r["apsr_diff_points"] == 0 and r["apsr_diff_points_per_image"] == [0, 0, 0]
+    assert r["apsr_ours"] == r["apsr_peer"] and 0 <= r["apsr_ours"] <= 1
+    assert math.isfinite(r["jitter_points"]) and r["jitter"] == 1e-6
+    assert calls.count(1) >= 3  # every image of the APSR comparison alone
+    (row,) = [t for t in targets({"peers": {"ifgsm": _skip_record(), "pgd": _skip_record(), "alma_prox": r}}, "CPU")
+              if t["target"].startswith("|APSR alma_prox")]  # fmt: skip
+    assert row["met"] is True and "over 3 images" in row["note"]
+
+
+def _skip_record() -> dict[str, object]:
+    return {"status": "skipped", "reason": "test", "peer": {"name": "x"}}
 
 
 def test_cli_on_the_toy_model_without_peers(tmp_path):
