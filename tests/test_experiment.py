@@ -108,8 +108,27 @@ def test_a_changed_option_makes_new_rows(tmp_path):
         [Weighting("L0", l0_on="logits")], ToyData(), n_images=5, batch_size=5, device="cpu", out=tmp_path,
         progress=False,
     )  # fmt: skip
-    assert len(rows) == 30 + 5
-    assert summary["config"].nunique() == 7
+    assert len(rows) == 5 and summary["config"].nunique() == 1  # this call's configuration only
+    assert len(load_results(tmp_path)) == 30 + 5  # the earlier rows stay on disk
+
+
+def test_rows_of_another_checkpoint_or_more_images_stay_on_disk_but_are_not_returned(tmp_path):
+    model, ckpt, out = ToySegmenter(), tmp_path / "model.pth", tmp_path / "rows"
+    model.checkpoint_path = ckpt  # as load_model sets it; the file's content is the model's identity
+
+    def attack(n_images=5):
+        return run({"toy": model}, GRID[:1], ["none"], ToyData(), n_images=n_images, batch_size=5, device="cpu",
+                   out=out, progress=False)  # fmt: skip
+
+    ckpt.write_bytes(b"first weights")
+    first, _ = attack()
+    ckpt.write_bytes(b"retrained weights")
+    second, summary = attack()
+    assert len(first) == len(second) == 5 and set(first["config"]).isdisjoint(second["config"])
+    assert len(summary) == 1 and len(load_results(out)) == 10  # not averaged with the old checkpoint's rows
+    fewer, _ = attack(n_images=3)
+    assert sorted(fewer["image_id"]) == ["toy/0", "toy/1", "toy/2"] and set(fewer["config"]) == set(second["config"])
+    assert len(load_results(out)) == 10  # read back, nothing recomputed
 
 
 def test_bad_arguments():
@@ -139,7 +158,8 @@ def test_patch_attack_is_scored_without_its_area_and_recorded_by_content(tmp_pat
         {"toy": ToySegmenter()}, [AttackConfig("patch_eot", None, {"patch": patch.clone().fill_(0.25)})], ["none"],
         ToyData(), n_images=2, batch_size=2, device="cpu", out=tmp_path, progress=False,
     )  # fmt: skip
-    assert other.summary["config"].nunique() == 2  # a different patch is a new configuration, not a rerun
+    assert len(other.rows) == 2 and set(other.rows["config"]).isdisjoint(rows["config"])  # a new configuration
+    assert load_results(tmp_path)["config"].nunique() == 2  # not a rerun of the first patch
 
 
 def test_minimal_norm_attacks_report_the_eps_they_found(tmp_path):

@@ -34,7 +34,16 @@ from uwl_utils import attacks as attack_lib
 from uwl_utils.losses import Weighting, as_weighting
 from uwl_utils.metrics import ConfusionMatrix, confusion_matrices, perturbation_norms
 
-__all__ = ["AttackConfig", "attack_grid", "run", "summarize", "load_results", "resolve_device", "RunResult"]
+__all__ = [
+    "AttackConfig",
+    "attack_grid",
+    "run",
+    "summarize",
+    "load_results",
+    "model_identity",
+    "resolve_device",
+    "RunResult",
+]
 
 # Attacks the runner knows: name -> function. eps_255 is given in 0–255 units and passed as eps (or max_eps).
 ATTACKS = {
@@ -123,8 +132,12 @@ def _config_record(dataset_key: dict, model_key: dict, attack: AttackConfig, wei
     }
 
 
-def _model_key(model: torch.nn.Module, name: str) -> dict:
-    """A model's identity: its name and, where it came from a file, that file's content hash."""
+def model_identity(model: torch.nn.Module, name: str) -> dict:
+    """A model's identity: its name and, where it came from a file, that file's content hash (16 hex digits).
+
+    Part of every configuration's key, so a retrained checkpoint gets new rows; notebooks add it to the
+    settings of what they cache (a trained patch) for the same reason.
+    """
     path = getattr(model, "checkpoint_path", None)
     digest = None
     if path is not None and Path(path).is_file():
@@ -188,7 +201,10 @@ def run(
 
     ``models`` are names for :func:`uwl_utils.load_model` (or a mapping name → loaded model); ``dataset``
     a name for :func:`uwl_utils.load_dataset` (with ``data_root``, ``image_size``) or a Dataset. Rows
-    are appended under ``out`` batch by batch; rows already there are not recomputed.
+    are appended under ``out`` batch by batch; rows already there are not recomputed. Returns the rows of
+    this call's configurations and images only, whether computed now or read back: rows that ``out`` holds
+    from other settings (another checkpoint of a model, other attacks, more images) stay on disk for
+    :func:`load_results` but are not mixed in.
     """
     from uwl_utils import load_dataset, load_model
 
@@ -216,13 +232,17 @@ def run(
     model_items = models.items() if isinstance(models, Mapping) else ((m, None) for m in models)
     combos = list(itertools.product(attacks, weightings))
     bar = tqdm(total=len(combos) * n_images * len(models), desc="attacks", disable=not progress)
+    wanted_configs: set[str] = set()
+    wanted_ids: set[str] = set()
     for model_name, model in model_items:
         model = model if model is not None else load_model(model_name, device=device)
-        model_key = _model_key(model, model_name)
+        model_key = model_identity(model, model_name)
         records = [(_config_record(dataset_key, model_key, a, w), a, w) for a, w in combos]
+        wanted_configs.update(record["config"] for record, _, _ in records)
         for batch in DataLoader(subset, batch_size=batch_size):
             images, labels = batch["image"].to(device), batch["label"].to(device)
             ids = list(batch["id"])
+            wanted_ids.update(ids)
             clean_pred = None
             for record, attack, weighting in records:
                 todo = [i for i, image_id in enumerate(ids) if (record["config"], image_id) not in done]
@@ -243,6 +263,8 @@ def run(
                 bar.update(len(todo))
     bar.close()
     rows = load_results(out)
+    if len(rows):
+        rows = rows[rows["config"].isin(wanted_configs) & rows["image_id"].isin(wanted_ids)].reset_index(drop=True)
     return RunResult(rows, summarize(rows))
 
 
