@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import numpy as np
@@ -125,6 +126,8 @@ def test_rows_of_another_checkpoint_or_more_images_stay_on_disk_but_are_not_retu
     ckpt.write_bytes(b"retrained weights")
     second, summary = attack()
     assert len(first) == len(second) == 5 and set(first["config"]).isdisjoint(second["config"])
+    digest = hashlib.sha256(b"retrained weights").hexdigest()[:16]
+    assert set(second["checkpoint"]) == {digest} and digest not in set(first["checkpoint"])  # provenance per row
     assert len(summary) == 1 and len(load_results(out)) == 10  # not averaged with the old checkpoint's rows
     fewer, _ = attack(n_images=3)
     assert sorted(fewer["image_id"]) == ["toy/0", "toy/1", "toy/2"] and set(fewer["config"]) == set(second["config"])

@@ -256,7 +256,7 @@ def run(
                 adv, y_eval, seconds, extra = _attack_batch(model, x, y, attack, weighting, device)
                 with torch.no_grad():
                     adv_pred = model(adv).argmax(1)
-                rows = _rows(dataset_name, model_name, record, [ids[i] for i in todo], x, y_eval, clean_pred[todo],
+                rows = _rows(dataset_name, model_key, record, [ids[i] for i in todo], x, y_eval, clean_pred[todo],
                              adv, adv_pred, seconds, extra, model.num_classes)  # fmt: skip
                 _write_part(rows, out)
                 done.update((record["config"], r["image_id"]) for r in rows)
@@ -268,7 +268,7 @@ def run(
     return RunResult(rows, summarize(rows))
 
 
-def _rows(dataset, model, record, ids, images, labels, clean_pred, adv, adv_pred, seconds, extra, num_classes):
+def _rows(dataset, model_key, record, ids, images, labels, clean_pred, adv, adv_pred, seconds, extra, num_classes):
     valid = labels != 255
     norms = perturbation_norms(adv, images)
     conf_clean = confusion_matrices(clean_pred, labels, num_classes).flatten(1).cpu().numpy()
@@ -279,7 +279,7 @@ def _rows(dataset, model, record, ids, images, labels, clean_pred, adv, adv_pred
         out.append(
             {
                 "dataset": dataset,
-                "model": model,
+                **model_key,  # model name and checkpoint hash (None for a model not loaded from a file)
                 **record,
                 "image_id": ids[i],
                 "n_valid": int(valid[i].sum()),
