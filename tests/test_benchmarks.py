@@ -296,24 +296,27 @@ def test_bim_peer_matches_our_ifgsm(toy_model, toy_batch):
     assert torch.allclose(ours, theirs, atol=1e-6)
 
 
-def test_adv_lib_peer_loads_without_its_package_init():
+@pytest.fixture
+def adv_lib_alma_prox() -> Peer:
+    """adv_lib's alma_prox without its torch.compile; the test is skipped where adv_lib is missing or broken."""
     if peers_mod.importlib.util.find_spec("adv_lib") is None:
         pytest.skip("adv_lib not installed (make bench installs it)")
     peer = peers_mod.load_adv_lib_alma_prox(eager=True)
     if not peer.available:
         pytest.skip(peer.reason)
+    return peer
+
+
+def test_adv_lib_peer_loads_without_its_package_init(adv_lib_alma_prox):
+    peer = adv_lib_alma_prox
     setup = toy_setup(n_images=1, log=lambda message: None)
     adv = peer.attack(setup.model, setup.images, setup.labels, num_steps=3)
     assert adv.shape == setup.images.shape and math.isfinite(float(adv.sum()))
 
 
-def test_adv_lib_alma_prox_follows_ours_step_by_step():
+def test_adv_lib_alma_prox_follows_ours_step_by_step(adv_lib_alma_prox):
     """An independent implementation: adv_lib's first iterations give our iterates (batch 1, its setting)."""
-    if peers_mod.importlib.util.find_spec("adv_lib") is None:
-        pytest.skip("adv_lib not installed (make bench installs it)")
-    peer = peers_mod.load_adv_lib_alma_prox(eager=True)
-    if not peer.available:
-        pytest.skip(peer.reason)
+    peer = adv_lib_alma_prox
     setup = toy_setup(n_images=1, log=lambda message: None)
     x, y = setup.images.double(), setup.labels
     model = setup.model.double()
