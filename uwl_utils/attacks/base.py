@@ -7,6 +7,8 @@ labels [N,H,W] with 255 = ignore; ``labels=None`` attacks the clean prediction i
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,6 +19,7 @@ from uwl_utils.losses import Step, Weighting, as_weighting
 from uwl_utils.prediction import predicted_class
 
 __all__ = [
+    "AttackInfo",
     "prepare",
     "loss_and_grad",
     "project_linf",
@@ -28,6 +31,22 @@ __all__ = [
     "success_fraction",
     "predicted_class",
 ]
+
+
+@dataclass
+class AttackInfo:
+    """The extras of one attack call, filled in when the caller passes ``info=AttackInfo()``.
+
+    Every attack returns only the adversarial images; whatever else it knows goes here, asked for the same way
+    by every attack (``attack(model, images, labels, ..., info=info)``). Fields an attack has nothing to say
+    about stay None.
+    """
+
+    eps_found: torch.Tensor | None = None  # [N], minimal-norm attacks: the smallest ε that succeeded, NaN if none
+    labels: torch.Tensor | None = None  # [N,H,W], labels to score against (patch: its area set to ignore)
+    winner: list[str] | None = None  # per image, the loss whose adversarial was kept (worst-case attacks)
+    iterations: int | None = None  # forward+backward passes per image that the attack used
+    params: dict[str, Any] = field(default_factory=dict)  # parameter values actually used, where they differ
 
 
 @torch.no_grad()
