@@ -20,6 +20,7 @@ from uwl_utils.viz import (
     sample_grid,
     save_figure,
     show_segmentations,
+    weighting_colors,
 )
 
 PALETTE = [(10, 20, 30), (200, 0, 0)]
@@ -110,3 +111,20 @@ def test_metric_lines_draws_sweeps_as_lines_and_eps_free_rows_as_dashed_means():
     assert list(dashed[0].get_ydata()) == [15.0, 15.0]  # the mean of the patch rows, across the facet
     assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["4", "8"]
     assert ax.get_ylabel() == "APSR (%)"
+
+
+def test_a_weighting_keeps_its_colour_whichever_weightings_a_figure_shows():
+    from matplotlib.colors import to_rgb
+
+    def bar_colours(weightings):
+        summary = pd.DataFrame({"attack": ["ifgsm"] * len(weightings), "eps_255": [4.0] * len(weightings),
+                                "weighting": weightings, "apsr": np.arange(1.0, len(weightings) + 1)})  # fmt: skip
+        (ax,) = metric_bars(summary, "apsr", col="attack").axes.flat
+        heights = {p.get_height(): to_rgb(p.get_facecolor()) for p in ax.patches if p.get_height() > 0}
+        return {w: heights[i + 1.0] for i, w in enumerate(weightings)}
+
+    two, three = bar_colours(["none", "L0"]), bar_colours(["none", "E", "L0"])
+    assert two["L0"] == three["L0"] and two["none"] == three["none"]
+    assert len({*three.values()}) == 3
+    colours = weighting_colors(["L0", "mine", "none"])
+    assert colours["L0"] == three["L0"] and colours["mine"] not in (three["L0"], three["none"], three["E"])

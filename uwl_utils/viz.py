@@ -22,6 +22,7 @@ __all__ = [
     "save_figure",
     "METRIC_LABELS",
     "WEIGHTING_ORDER",
+    "weighting_colors",
 ]
 
 IGNORE_COLOR = (255, 255, 255)
@@ -35,6 +36,18 @@ METRIC_LABELS = {
     "diff_points": "per-image APSR − none (points)",
 }
 WEIGHTING_ORDER = ["none", "M", "D", "Mbar", "E", "L0", "L0+E", "CR", "SegPGD", "CosPGD", "MaskCE", "MaskCE-Bal", "JS"]
+# One colour per weighting in every figure: seaborn's "deep" for the paper's schemes (none grey), "dark" for the rest.
+_WEIGHTING_COLORS = dict(
+    zip(WEIGHTING_ORDER, [(0.5, 0.5, 0.5), *sns.color_palette("deep", 7), *sns.color_palette("dark", 5)], strict=True)
+)
+
+
+def weighting_colors(names: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """The fixed colour of each weighting in ``names``; names outside WEIGHTING_ORDER get the "muted" palette
+    in order of appearance (so a figure's colours never depend on which other weightings it shows)."""
+    extra = [n for n in dict.fromkeys(names) if n not in _WEIGHTING_COLORS]
+    muted = dict(zip(extra, sns.color_palette("muted", max(len(extra), 1)), strict=False))
+    return {n: _WEIGHTING_COLORS.get(n, muted.get(n)) for n in dict.fromkeys(names)}
 
 
 def _numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -160,8 +173,8 @@ def metric_bars(
     }
     grid = sns.catplot(
         data=data, x=x, y=metric, hue=hue, hue_order=hue_order if hue == "weighting" else None,
-        col=col, row=row, kind="bar", height=height, aspect=1.2, sharex=False, sharey=True, palette="deep",
-        **facet_order,
+        col=col, row=row, kind="bar", height=height, aspect=1.2, sharex=False, sharey=True,
+        palette=weighting_colors(hue_order) if hue == "weighting" else "deep", saturation=1, **facet_order,
     )  # fmt: skip
     grid.set_axis_labels(METRIC_LABELS.get(x, x), METRIC_LABELS.get(metric, metric))
     _facet_titles(grid, row, col)
@@ -198,7 +211,8 @@ def paired_points(
     dodge = 0.4 if hue and data[hue].nunique() > 1 else False  # seaborn divides by (hue levels − 1)
     grid = sns.catplot(
         data=data, x=x, y=y, hue=hue, col=col, row=row, order=_order(data[x]), kind="point", errorbar="se",
-        dodge=dodge, linestyles="none", markers="o", height=height, aspect=1.5, palette="deep",
+        dodge=dodge, linestyles="none", markers="o", height=height, aspect=1.5,
+        palette=weighting_colors(_order(data[hue])) if hue == "weighting" else "deep",
     )  # fmt: skip
     for ax in grid.axes.flat:
         ax.axhline(0, color="0.4", lw=0.8, ls="--")
@@ -245,7 +259,8 @@ def metric_lines(
     log₂ axis (ε doubling per step); the ticks are the ``x`` values present.
     """
     order = list(hue_order) if hue_order is not None else list(dict.fromkeys(data[hue]))
-    colors = dict(zip(order, sns.color_palette("deep", len(order)), strict=True))
+    deep = dict(zip(order, sns.color_palette("deep", len(order)), strict=True))
+    colors = weighting_colors(order) if hue == "weighting" else deep
     xs = sorted(data[x].dropna().unique())
     has_flat = set(data.loc[data[x].isna(), hue])
 
