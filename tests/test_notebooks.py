@@ -79,3 +79,32 @@ def test_setup_fills_from_the_profile_and_explicit_values_win(tmp_path):
     assert cfg.models == ["synth_voc/deeplabv3plus", "synth_voc/pspnet"]
     assert cfg.label == "paper profile · synth_voc · 7 images" and Path(cfg.out_dir).is_dir()
     assert setup(PROFILES, PROFILE="quick", DATASET="synth_city", OUT_DIR=str(tmp_path), knob=5).knob == 5
+
+
+def test_relative_paths_resolve_against_the_notebook_folder_whatever_the_working_directory(tmp_path, monkeypatch):
+    from uwl_utils.demo import NOTEBOOKS
+
+    monkeypatch.chdir(tmp_path)  # e.g. papermill run from the repository root: no notebook here
+    cfg = setup(PROFILES, PROFILE="quick", DATASET="synth_city", NOTEBOOK="02_attack_evaluation",
+                OUT_DIR=f"../{tmp_path.name}/figs", RESULTS_DIR="../runs/results")  # fmt: skip
+    assert cfg.out_dir == NOTEBOOKS / f"../{tmp_path.name}/figs"  # against notebooks/, not the working directory
+    cfg.out_dir.rmdir()
+    cfg.out_dir.parent.rmdir()
+    assert cfg.results_dir == NOTEBOOKS / "../runs/results"
+    (tmp_path / "02_attack_evaluation.ipynb").write_text("{}")  # JupyterLab: the kernel runs in the notebook's folder
+    cfg = setup(PROFILES, PROFILE="quick", DATASET="synth_city", NOTEBOOK="02_attack_evaluation", OUT_DIR="figs")
+    assert cfg.out_dir == tmp_path / "figs" and cfg.out_dir.is_dir()
+
+
+def test_file_names_carry_notebook_profile_data_set_and_a_settings_hash(tmp_path):
+    import torch
+
+    kwargs = {"PROFILE": "quick", "DATASET": "synth_city", "OUT_DIR": str(tmp_path), "NOTEBOOK": "02_x",
+              "RESULTS_DIR": str(tmp_path / "r"), "THREADS": 1}  # fmt: skip
+    a, b, c = setup(PROFILES, **kwargs), setup(PROFILES, **kwargs), setup(PROFILES, **kwargs, N_IMAGES=3)
+    assert a.name("apsr") == f"02_x_apsr_synth_city_quick_{a.settings_hash}" and len(a.settings_hash) == 6
+    assert a.name("apsr") == b.name("apsr") and a.name("apsr") != c.name("apsr")
+    assert a.results() == tmp_path / "r" / f"02_x_synth_city_quick_{a.settings_hash}"
+    assert torch.get_num_threads() == 1
+    with pytest.raises(ValueError, match="THREADS must be at least 1"):
+        setup(PROFILES, **{**kwargs, "THREADS": 0})

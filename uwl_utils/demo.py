@@ -28,12 +28,14 @@ def notebook_names() -> list[str]:
     return sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = RUNS) -> Path:
-    """Execute ``notebooks/<name>.ipynb`` with papermill (working directory ``notebooks/``); returns the copy."""
+def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = RUNS, progress: bool = False) -> Path:
+    """Execute ``notebooks/<name>.ipynb`` with papermill (working directory ``notebooks/``); returns the copy.
+
+    ``progress`` shows papermill's bar (cell n of m) on stderr."""
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{name}.ipynb"
     pm.execute_notebook(
-        NOTEBOOKS / f"{name}.ipynb", output, parameters=parameters or {}, cwd=str(NOTEBOOKS), progress_bar=False
+        NOTEBOOKS / f"{name}.ipynb", output, parameters=parameters or {}, cwd=str(NOTEBOOKS), progress_bar=progress
     )
     return output
 
@@ -52,8 +54,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     start = time.perf_counter()
     for name in names:
         t0 = time.perf_counter()
-        print(f"running {name} ...", flush=True)
-        output = run_notebook(name, parameters)
+        print(f"running {name} ({names.index(name) + 1} of {len(names)}) ...", flush=True)
+        output = run_notebook(name, parameters, progress=True)
         print(f"  done in {time.perf_counter() - t0:.0f} s -> {output.relative_to(ROOT)}", flush=True)
     made = sorted(p.relative_to(ROOT) for p in FIGURES.glob("*") if p.suffix in (".png", ".pdf", ".csv"))
     print(f"\n{len(names)} notebook(s) in {time.perf_counter() - start:.0f} s.")

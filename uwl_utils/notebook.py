@@ -8,6 +8,9 @@ saying what to change.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,7 @@ from uwl_utils.experiment import ATTACKS, AttackConfig, resolve_device
 from uwl_utils.metrics import apsr
 from uwl_utils.viz import show_segmentations
 
-__all__ = ["Setup", "setup", "default_models", "compare_attack", "attack_explorer", "REAL_DATASETS"]
+__all__ = ["Setup", "setup", "notebook_dir", "default_models", "compare_attack", "attack_explorer", "REAL_DATASETS"]
 
 REAL_DATASETS = ("cityscapes", "voc")
 
@@ -40,6 +43,9 @@ class Setup:
     data_root: str | None
     out_dir: Path
     knobs: dict[str, Any] = field(default_factory=dict)
+    notebook: str = "notebook"
+    results_dir: Path | None = None
+    threads: int = 1
 
     def __getattr__(self, name: str) -> Any:
         knobs = self.__dict__.get("knobs", {})
@@ -51,6 +57,24 @@ class Setup:
     def label(self) -> str:
         """A caption for every figure and table: which profile, data set and how many images."""
         return f"{self.profile} profile · {self.dataset} · {self.n_images} images"
+
+    @property
+    def settings_hash(self) -> str:
+        """6 hex digits of the settings that change results (data set, models, images, size, the knobs)."""
+        settings = [self.dataset, self.models, self.n_images, self.image_size, self.data_root, self.knobs]
+        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=repr).encode()).hexdigest()[:6]
+
+    def name(self, what: str = "") -> str:
+        """A file name stem that carries notebook, what, data set, profile and the settings hash, so that a rerun
+        with other parameters writes beside, not over, the last one: ``02_apsr_synth_city_quick_1a2b3c``."""
+        parts = [self.notebook, what, self.dataset, self.profile, self.settings_hash]
+        return "_".join(p for p in parts if p)
+
+    def results(self, what: str = "") -> Path:
+        """The folder of this run's result rows under RESULTS_DIR (named like :meth:`name`)."""
+        if self.results_dir is None:
+            raise ValueError("setup() was called without RESULTS_DIR; pass RESULTS_DIR=... to keep result rows")
+        return self.results_dir / self.name(what)
 
 
 def default_models(dataset: str) -> list[str]:
@@ -99,12 +123,18 @@ def setup(
     BATCH_SIZE: int | None = None,
     DATA_ROOT: str | None = None,
     OUT_DIR: str = "../figures",
+    RESULTS_DIR: str | None = None,
+    THREADS: int | None = None,
+    NOTEBOOK: str = "notebook",
     **overrides: Any,
 ) -> Setup:
     """Validate a notebook's parameters and fill the unset ones from ``profiles[PROFILE]``.
 
     ``profiles`` maps profile name to values for ``n_images``, ``batch_size``, optionally ``models``
     and ``image_size``, and the notebook's own knobs; ``overrides`` set knobs explicitly (None = keep).
+    Relative ``OUT_DIR`` / ``RESULTS_DIR`` resolve against the notebook's folder whatever the working directory
+    (:func:`notebook_dir`). ``THREADS`` pins torch's CPU threads (None: every core of the machine), so that a
+    neighbouring job cannot make a run oversubscribe the cores.
     """
     if PROFILE not in profiles:
         raise ValueError(f"PROFILE={PROFILE!r} is unknown; use one of {list(profiles)}")
@@ -124,7 +154,12 @@ def setup(
     if unknown:
         raise ValueError(f"unknown parameter(s) {sorted(unknown)}; this notebook's knobs: {sorted(prof)}")
     prof.update({k: v for k, v in overrides.items() if v is not None})
-    out_dir = Path(OUT_DIR)
+    threads = int(THREADS) if THREADS is not None else os.cpu_count() or 1
+    if threads < 1:
+        raise ValueError(f"THREADS must be at least 1 (or None for every core); got {THREADS}")
+    torch.set_num_threads(threads)
+    here = notebook_dir(NOTEBOOK)
+    out_dir = here / OUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = Setup(
         profile=PROFILE,
@@ -137,9 +172,21 @@ def setup(
         data_root=DATA_ROOT,
         out_dir=out_dir,
         knobs=prof,
+        notebook=NOTEBOOK,
+        results_dir=here / RESULTS_DIR if RESULTS_DIR is not None else None,
+        threads=threads,
     )
-    print(f"{cfg.label} · models {', '.join(models)} · device {cfg.device} · figures -> {out_dir.resolve()}")
+    print(f"{cfg.label} · models {', '.join(models)} · device {cfg.device} · {threads} thread(s)")
     return cfg
+
+
+def notebook_dir(notebook: str) -> Path:
+    """The folder a notebook's relative paths mean: the working directory when it holds ``<notebook>.ipynb``
+    (JupyterLab, papermill with ``--cwd``), else the repository's ``notebooks/`` (papermill run from elsewhere)."""
+    from uwl_utils.demo import NOTEBOOKS
+
+    cwd = Path.cwd()
+    return cwd if (cwd / f"{notebook}.ipynb").is_file() else NOTEBOOKS
 
 
 def compare_attack(
