@@ -108,3 +108,11 @@ def test_file_names_carry_notebook_profile_data_set_and_a_settings_hash(tmp_path
     assert torch.get_num_threads() == 1
     with pytest.raises(ValueError, match="THREADS must be at least 1"):
         setup(PROFILES, **{**kwargs, "THREADS": 0})
+
+
+def test_list_parameters_given_as_text_by_plain_papermill_p_are_read_as_yaml(tmp_path):
+    kwargs = {"PROFILE": "quick", "DATASET": "synth_city", "OUT_DIR": str(tmp_path)}
+    cfg = setup(PROFILES, **kwargs, MODELS="[synth_city/ddrnet]", IMAGE_SIZE="[64, 128]", knob="[1, 2]")
+    assert cfg.models == ["synth_city/ddrnet"] and cfg.image_size == (64, 128) and cfg.knob == [1, 2]
+    with pytest.raises(ValueError, match=r"MODELS must be a list such as \[a, b\]; got 'synth_city/ddrnet'"):
+        setup(PROFILES, **kwargs, MODELS="synth_city/ddrnet")

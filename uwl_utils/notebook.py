@@ -24,7 +24,16 @@ from uwl_utils.experiment import ATTACKS, AttackConfig, resolve_device
 from uwl_utils.metrics import apsr
 from uwl_utils.viz import show_segmentations
 
-__all__ = ["Setup", "setup", "notebook_dir", "default_models", "compare_attack", "attack_explorer", "REAL_DATASETS"]
+__all__ = [
+    "Setup",
+    "setup",
+    "notebook_dir",
+    "as_list",
+    "default_models",
+    "compare_attack",
+    "attack_explorer",
+    "REAL_DATASETS",
+]
 
 REAL_DATASETS = ("cityscapes", "voc")
 
@@ -138,6 +147,9 @@ def setup(
     """
     if PROFILE not in profiles:
         raise ValueError(f"PROFILE={PROFILE!r} is unknown; use one of {list(profiles)}")
+    MODELS, IMAGE_SIZE = as_list(MODELS, "MODELS"), as_list(IMAGE_SIZE, "IMAGE_SIZE")
+    overrides = {k: as_list(v, k) if isinstance(v, str) and v.lstrip().startswith("[") else v
+                 for k, v in overrides.items()}  # fmt: skip
     prof = dict(profiles[PROFILE])
     _check_dataset(DATASET, DATA_ROOT)
     models = list(MODELS) if MODELS is not None else list(prof.pop("models", None) or default_models(DATASET))
@@ -178,6 +190,21 @@ def setup(
     )
     print(f"{cfg.label} · models {', '.join(models)} · device {cfg.device} · {threads} thread(s)")
     return cfg
+
+
+def as_list(value: Any, name: str) -> Any:
+    """A list parameter as given: a list stays, a string is read as YAML (plain ``papermill -p MODELS '[a, b]'``
+    passes the text; ``-y`` passes the list), None stays None. Anything else that is not a list is an error."""
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise ValueError(f"{name}={value!r} is not a list; write it as [a, b] (YAML)") from err
+    if value is not None and not isinstance(value, list | tuple):
+        raise ValueError(f"{name} must be a list such as [a, b]; got {value!r}")
+    return value
 
 
 def notebook_dir(notebook: str) -> Path:
