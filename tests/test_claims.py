@@ -1,0 +1,103 @@
+"""The claims table: verdicts against 2 standard errors, paired per-image differences by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from uwl_utils.claims import (
+    alma_prox_claims,
+    cheap_attack_claim,
+    claims_table,
+    cr_claim,
+    paired,
+    sparse_vs_patch_claim,
+    verdict,
+    weighting_order_claims,
+)
+
+
+def _rows(spec: list[tuple[str, float, str, str, int, int, float]]) -> pd.DataFrame:
+    cols = ["attack", "eps_255", "weighting", "image_id", "n_wrong_adv", "n_valid", "seconds"]
+    rows = pd.DataFrame(spec, columns=cols)
+    return rows.assign(model="m", dataset="d")
+
+
+@pytest.mark.parametrize(
+    ("mean", "se", "n", "threshold", "expected"),
+    [
+        (3.0, 1.0, 5, 0.0, "holds"),  # 3 − 2 > 0
+        (2.0, 1.0, 5, 0.0, "inconclusive"),  # 2 − 2 = 0: not beyond 2 SE
+        (-2.5, 1.0, 5, 0.0, "contradicted"),
+        (-1.0, 0.4, 9, -2.0, "holds"),  # −1 − 0.8 > −2
+        (5.0, float("nan"), 1, 0.0, "inconclusive"),  # one image: no standard error
+        (float("nan"), float("nan"), 0, 0.0, "not tested in this profile"),
+    ],
+)
+def test_verdict_compares_the_mean_with_the_threshold_at_two_standard_errors(mean, se, n, threshold, expected):
+    assert verdict(mean, se, n, threshold) == expected
+
+
+def test_paired_differences_by_hand_skip_images_without_a_valid_pixel_or_a_partner():
+    rows = _rows([
+        ("ifgsm", 4.0, "E", "a", 50, 100, 1.0), ("ifgsm", 4.0, "none", "a", 40, 100, 1.0),   # +10
+        ("ifgsm", 4.0, "E", "b", 30, 50, 1.0), ("ifgsm", 4.0, "none", "b", 20, 50, 1.0),     # +20
+        ("ifgsm", 4.0, "E", "c", 0, 0, 1.0), ("ifgsm", 4.0, "none", "c", 0, 0, 1.0),         # no valid pixel
+        ("ifgsm", 4.0, "E", "d", 10, 10, 1.0),                                               # no partner
+    ])  # fmt: skip
+    mean, se, n = paired(rows, rows.weighting.eq("E"), rows.weighting.eq("none"))
+    assert (mean, n) == (15.0, 2)
+    assert se == pytest.approx(np.std([10.0, 20.0], ddof=1) / math.sqrt(2))
+
+
+def test_weighting_order_claims_per_attack_and_eps_and_untested_attacks_say_so():
+    spec = []
+    for img, (none, e, l0) in enumerate([(10, 20, 30), (12, 20, 31), (11, 22, 29)]):
+        spec += [("ifgsm", 4.0, w, str(img), v, 100, 1.0) for w, v in (("none", none), ("E", e), ("L0", l0))]
+    table = claims_table([weighting_order_claims(_rows(spec), "quick", attacks=("ifgsm", "pgd"))])
+    ifgsm = table[table.claim.str.startswith("ifgsm")]
+    assert list(ifgsm.claim) == ["ifgsm: APSR E ≥ none", "ifgsm: APSR L0 ≥ E"]
+    assert list(ifgsm.ours) == [pytest.approx(29 / 3, abs=0.05), pytest.approx(28 / 3, abs=0.05)]
+    assert set(ifgsm.verdict) == {"holds"} and list(ifgsm.n) == [3, 3]
+    pgd = table[table.claim.str.startswith("pgd")]
+    assert set(pgd.verdict) == {"not tested in this profile"}
+    assert "ε 4/255 (pixel)" in ifgsm.setting.iloc[0] and ifgsm.setting.iloc[0].startswith("quick · d · m")
+
+
+def test_alma_prox_claims_flag_a_weighting_that_costs_more_than_two_points():
+    spec = []
+    for img in range(4):
+        spec += [("alma_prox", np.nan, w, str(img), v, 100, 1.0) for w, v in (("none", 99), ("M", 90), ("E", 99))]
+    table = claims_table([alma_prox_claims(_rows(spec), "quick")])
+    verdicts = dict(zip(table.claim, table.verdict, strict=True))
+    assert verdicts["M does not weaken ALMA prox"] == "contradicted"  # −9 points, SE 0
+    assert verdicts["E does not weaken ALMA prox"] == "holds"  # 0 points, SE 0: above −2
+    assert verdicts["ALMA prox reaches ≈ 99 % APSR"] == "holds"  # 99 %, SE 0: above 97
+
+
+def test_cheap_attack_time_ratio_is_the_geometric_mean_of_paired_ratios():
+    spec = []
+    for img, (t_cheap, t_alma) in enumerate([(1.0, 25.0), (2.0, 50.0), (1.0, 20.0)]):
+        spec += [
+            ("ifgsm", 16.0, "L0", str(img), 95, 100, t_cheap),
+            ("alma_prox", np.nan, "L0", str(img), 99, 100, t_alma),
+        ]
+    apsr_row, time_row = cheap_attack_claim(_rows(spec), "quick")
+    assert apsr_row["ours"] == pytest.approx(-4.0) and apsr_row["verdict"] == "holds"  # −4 points, SE 0: above −5
+    assert time_row["ours"] == pytest.approx(100 * (1 / 25 * 1 / 25 * 1 / 20) ** (1 / 3))
+    assert time_row["verdict"] == "holds"
+
+
+def test_cr_and_sparse_claims_pair_images_within_their_configuration():
+    spec = [("cr_pgd", 1.0, "L0", "a", 60, 100, 1.0), ("cr_pgd", 1.0, "CR", "a", 40, 100, 1.0),
+            ("cr_pgd", 1.0, "L0", "b", 70, 100, 1.0), ("cr_pgd", 1.0, "CR", "b", 45, 100, 1.0)]  # fmt: skip
+    rows = _rows(spec)
+    (row,) = cr_claim(rows, "quick", pd.Series(["l2"] * 4))
+    assert (row["ours"], row["n"], row["verdict"]) == (22.5, 2, "holds")  # +20, +25: SE 2.5
+    spec = [("sparse_ifgsm", 8.0, "L0", "a", 30, 100, 1.0), ("patch_eot", np.nan, "none", "a", 10, 90, 1.0),
+            ("sparse_ifgsm", 4.0, "L0", "a", 5, 100, 1.0)]  # fmt: skip
+    (row,) = sparse_vs_patch_claim(_rows(spec), "quick", 8.0)
+    assert row["ours"] == pytest.approx(30 - 100 / 9) and row["verdict"] == "inconclusive"  # one image
