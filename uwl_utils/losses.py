@@ -60,7 +60,7 @@ Step = tuple[int, int]  # (t, T): iteration t of T, 1-based, for schemes with a 
 
 
 @dataclass(frozen=True)
-class _Inputs:
+class _SchemeInputs:
     logits: torch.Tensor  # [N,C,H,W], detached when the weights are
     labels: torch.Tensor  # [N,H,W], ignore pixels already replaced by 0
     valid: torch.Tensor  # [N,H,W] bool
@@ -82,8 +82,8 @@ def _check_pair(logits: torch.Tensor, labels: torch.Tensor) -> None:
     check_labels(labels, logits.shape[1], (logits.shape[0], *logits.shape[2:]))
 
 
-def _uncertainty_weight(measure: str) -> Callable[[Weighting, _Inputs], torch.Tensor]:
-    def weight(w: Weighting, x: _Inputs) -> torch.Tensor:
+def _uncertainty_weight(measure: str) -> Callable[[Weighting, _SchemeInputs], torch.Tensor]:
+    def weight(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
         if measure == "E":
             return MEASURES["E"](x.probs, w.normalize_entropy, x.log_probs).exp()
         return MEASURES[measure](x.probs).exp()
@@ -91,7 +91,7 @@ def _uncertainty_weight(measure: str) -> Callable[[Weighting, _Inputs], torch.Te
     return weight
 
 
-def _l0_keep(w: Weighting, x: _Inputs) -> torch.Tensor:
+def _l0_keep(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
     """1 where the pixel keeps its loss: correct, or wrong with confidence below the threshold (Eq. 10)."""
     with torch.no_grad():
         if w.l0_on == "probs":  # p₍₁₎ ≥ threshold, compared in log space (exp of a max is the max of exp)
@@ -101,7 +101,7 @@ def _l0_keep(w: Weighting, x: _Inputs) -> torch.Tensor:
         return (~((predicted_class(x.logits.detach()) != x.labels) & confident)).to(x.logits.dtype)
 
 
-def _l0_entropy(w: Weighting, x: _Inputs) -> torch.Tensor:
+def _l0_entropy(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
     return _l0_keep(w, x) * _uncertainty_weight("E")(w, x)
 
 
@@ -127,13 +127,13 @@ def segpgd_lambda(step: Step | None) -> float:
     return (t - 1) / (2 * total)
 
 
-def _correct(x: _Inputs) -> torch.Tensor:
+def _correct(x: _SchemeInputs) -> torch.Tensor:
     """1 where the current prediction equals the label (ignore pixels are masked later), no gradient."""
     with torch.no_grad():
         return (predicted_class(x.logits.detach()) == x.labels).to(x.logits.dtype)
 
 
-def _segpgd(w: Weighting, x: _Inputs) -> torch.Tensor:
+def _segpgd(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
     """SegPGD (Gu et al., ECCV 2022, Sec. 3, the SegPGD loss):
 
         L = (1 − λ(t))/(H·W) · Σ_{z ∈ P^T} CE_z + λ(t)/(H·W) · Σ_{z ∈ P^F} CE_z,   λ(t) = (t − 1)/(2T),
@@ -147,7 +147,7 @@ def _segpgd(w: Weighting, x: _Inputs) -> torch.Tensor:
     return correct * (1 - lam) + (1 - correct) * lam
 
 
-def _cospgd(w: Weighting, x: _Inputs) -> torch.Tensor:
+def _cospgd(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
     """CosPGD (Agnihotri et al., ICML 2024, Alg. 1, untargeted): w_z = cos(ψ(z_z), onehot(y_z)), detached.
 
     L = (1/|Z|) Σ_z cos(ψ(z_z), onehot(y_z)) · CE_z. ψ is the softmax here (the paper's Alg. 1 and its first
@@ -161,7 +161,7 @@ def _cospgd(w: Weighting, x: _Inputs) -> torch.Tensor:
         return p_y / probs.norm(dim=1)
 
 
-def _mask_ce(w: Weighting, x: _Inputs) -> torch.Tensor:
+def _mask_ce(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
     """SEA's Mask-CE (Croce, Singh & Hein, ECCV 2024, L_MCE): CE only on pixels still classified correctly.
 
     L = (1/|Z|) Σ_z 1[argmax_c z_{z,c} = y_z] · CE_z; the mask is detached (an argmax).
@@ -169,7 +169,7 @@ def _mask_ce(w: Weighting, x: _Inputs) -> torch.Tensor:
     return _correct(x)
 
 
-def _mask_ce_bal(w: Weighting, x: _Inputs) -> torch.Tensor:
+def _mask_ce_bal(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
     """SEA's Mask-Bal-CE (Croce, Singh & Hein, ECCV 2024, L_MCE-Bal): Mask-CE with per-image class balancing.
 
     w_z = 1[argmax_c z_{z,c} = y_z] · (1 − n_{y_z}/|Z|), with n_c the number of valid pixels of the image whose
@@ -204,7 +204,7 @@ def pixel_js_divergence(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
 
 
 # scheme -> weight function (before masking by the valid pixels); None means w = 1.
-def _certified_radius(w: Weighting, x: _Inputs) -> torch.Tensor:
+def _certified_radius(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
     """The CR framework's weight needs randomized smoothing of the model, not just logits: only cr_pgd has it."""
     raise ValueError(
         'weighting "CR" needs the model (randomized smoothing) and is computed inside '
@@ -212,7 +212,7 @@ def _certified_radius(w: Weighting, x: _Inputs) -> torch.Tensor:
     )
 
 
-SCHEMES: dict[str, Callable[[Weighting, _Inputs], torch.Tensor] | None] = {
+SCHEMES: dict[str, Callable[[Weighting, _SchemeInputs], torch.Tensor] | None] = {
     "none": None,
     **{m: _uncertainty_weight(m) for m in MEASURES},
     "L0": _l0_keep,
@@ -279,7 +279,7 @@ class Weighting:
         if self.detach_weights:
             logits = logits.detach()
             log_probs = None if log_probs is None else log_probs.detach()
-        return fn(self, _Inputs(logits, labels * valid, valid, step, log_probs)) * valid
+        return fn(self, _SchemeInputs(logits, labels * valid, valid, step, log_probs)) * valid
 
     def pixel_loss(
         self, logits: torch.Tensor, labels: torch.Tensor, *, step: Step | None = None, validate: bool = True
