@@ -1,4 +1,4 @@
-"""Speed and overhead measurements of ``uwl_utils``' attacks (issue 8); not tests.
+"""Speed and overhead measurements of ``uwl_utils``' attacks (docs/benchmarks.md); not tests.
 
 ``python -m benchmarks.run`` (``make bench``) measures in one run, reporting ratios of medians over several
 repetitions because the machines are noisy:

@@ -1,4 +1,4 @@
-"""The machine description, the issue's targets, and the JSON / markdown outputs of a benchmark run."""
+"""The machine description, the speed targets (docs/benchmarks.md §Targets), and a run's JSON and markdown."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from typing import Any
 
 import torch
 
+from uwl_utils.analysis import markdown_table
+
 __all__ = ["machine", "targets", "to_markdown", "write_results", "TARGETS"]
 
-# The issue's targets (issue 8): limits on ratios; "equal" APSR allows this many points of rounding noise.
+# The speed targets (docs/benchmarks.md §Targets): limits on ratios; "equal" APSR allows this many points of
+# rounding noise.
 TARGETS = {
     "overhead": 1.03,  # every non-CR scheme against "none", per iteration
     "floor": 1.10,  # FGSM, I-FGSM, PGD
@@ -23,7 +26,7 @@ TARGETS = {
     "alma_apsr_points": 2.0,  # ALMA prox vs adv_lib
 }
 FLOOR_TARGETED = ("fgsm/none", "ifgsm/none", "pgd/none")
-PEER_TIME_TARGETED = ("ifgsm", "alma_prox")  # the issue: "our I-FGSM and ALMA prox no slower than" the peers
+PEER_TIME_TARGETED = ("ifgsm", "alma_prox")  # ours no slower than the peers
 
 
 def _cpu_model() -> str:
@@ -99,7 +102,7 @@ def _weight_cost_note(over: Mapping[str, Any]) -> str:
 
 
 def targets(run: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
-    """Each of the issue's targets that ``run`` (one setup's sections) measured: value, limit, met."""
+    """Each of the targets that ``run`` (one setup's sections) measured: value, limit, met."""
     rows: list[dict[str, Any]] = []
     over = run.get("overhead")
     if over:
@@ -216,13 +219,6 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{100 * value:.{digits}f}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    return [line(header), "|" + "---|" * len(header)] + [line(r) for r in rows]
-
-
 def _run_markdown(run: Mapping[str, Any]) -> list[str]:
     lines = [f"### {run['label']}", ""]
     over = run.get("overhead")
@@ -241,7 +237,7 @@ def _run_markdown(run: Mapping[str, Any]) -> list[str]:
             ]
             cells.append(f"{per['CR']['ratio']:.3f} ({per['CR']['ratio_of_minima']:.3f})" if "CR" in per else "")
             rows.append(cells)
-        lines += _table(["attack", "ms/iter (none)", *schemes[1:], "CR"], rows)
+        lines += markdown_table(["attack", "ms/iter (none)", *schemes[1:], "CR"], rows)
         lines += [
             "",
             "Median over repetitions of the ratio to `none` in the same repetition (in brackets: ratio of the fastest "
@@ -267,7 +263,7 @@ def _run_markdown(run: Mapping[str, Any]) -> list[str]:
                     *(_f(r["reference_ratio"]) for r in wc.values()),
                 ]
             )
-        lines += _table(["", *wc], rows) + [""]
+        lines += markdown_table(["", *wc], rows) + [""]
         lines += [
             "**2. Floor ratio** — wall time / the same passes run bare (median of ratios paired by repetition; "
             "in brackets: ratio of the fastest runs); where the time goes (instrumented run): model forward, "
@@ -289,7 +285,7 @@ def _run_markdown(run: Mapping[str, Any]) -> list[str]:
                     _pct(r["outside_model_share"]),
                 ]
             )
-        lines += _table(
+        lines += markdown_table(
             ["attack/scheme", "passes (kind@batch)", "wall s", "floor s", "ratio", "fwd %", "bwd %", "outside %"], rows
         )
         lines += ["", f"One bare forward+backward at batch {over['batch']}: {1000 * over['bare_fb_s']:.1f} ms.", ""]
@@ -302,7 +298,7 @@ def _run_markdown(run: Mapping[str, Any]) -> list[str]:
                 rows.append([b, "–", "–", "–", r["status"]])
             else:
                 rows.append([b, _f(r["median_s"]), _f(r["images_per_s"], 2), _f(r["speedup"], 2), ""])
-        lines += _table(["batch", "s per run", "images/s", "vs batch 1", "note"], rows) + [""]
+        lines += markdown_table(["batch", "s per run", "images/s", "vs batch 1", "note"], rows) + [""]
     peers = run.get("peers")
     if peers:
         lines += [
@@ -349,7 +345,7 @@ def _run_markdown(run: Mapping[str, Any]) -> list[str]:
                     note,
                 ]
             )
-        lines += _table(
+        lines += markdown_table(
             ["comparison", "ours s", "peer s", "ratio", "APSR ours %", "APSR peer %", "Δ points", "note"], rows
         ) + [""]
     paper = run.get("paper")
@@ -364,7 +360,7 @@ def _run_markdown(run: Mapping[str, Any]) -> list[str]:
             params = ", ".join(f"{k}={_f(v, 4) if isinstance(v, float) else v}" for k, v in r["params"].items())
             linf = sorted(r["linf_255"])[len(r["linf_255"]) // 2]
             rows.append([f"`{name}` ({params})", _f(r["s_per_image"]), _pct(r["apsr"]), f"{linf:.2f}"])
-        lines += _table(["attack", "s/image", "APSR %", "median ‖δ‖∞ ×255"], rows)
+        lines += markdown_table(["attack", "s/image", "APSR %", "median ‖δ‖∞ ×255"], rows)
         lines += [
             "",
             f"I-FGSM takes {100 * paper['time_share']:.1f} % of ALMA prox's time (paper: 3–5 %); APSR "
@@ -389,7 +385,7 @@ def to_markdown(result: Mapping[str, Any]) -> str:
         lines += _run_markdown(run)
     for where, reason in result.get("skipped", {}).items():
         lines += [f"### {where}", "", f"Skipped: {reason}.", ""]
-    lines += ["### Targets (issue 8)", ""]
+    lines += ["### Targets", ""]
     rows = [
         [
             t["where"],
@@ -401,7 +397,7 @@ def to_markdown(result: Mapping[str, Any]) -> str:
         ]
         for t in result["targets"]
     ]
-    lines += _table(["where", "target", "value", "limit", "met", "note"], rows) + [""]
+    lines += markdown_table(["where", "target", "value", "limit", "met", "note"], rows) + [""]
     return "\n".join(lines)
 
 

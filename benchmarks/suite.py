@@ -97,7 +97,7 @@ PROFILES: dict[str, Profile] = {
         paper_ifgsm_reps=2,
         paper_alma_steps=100,
     ),
-    # make bench: every section at the issue's settings, ≤ 10 minutes on 2 CPU cores
+    # make bench: every section at the targets' settings (docs/benchmarks.md §Targets), ≤ 10 minutes on 2 CPU cores
     "default": Profile("default"),
     # more repetitions and images, for a quiet machine
     "full": Profile(

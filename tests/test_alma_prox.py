@@ -1,4 +1,4 @@
-"""ALMA prox (reference/alma_prox_and_pgd.md §1): building blocks by hand, minimal-norm bookkeeping, weighting hook."""
+"""ALMA prox (docs/attacks.md §ALMA prox): building blocks by hand, minimal-norm bookkeeping, weighting hook."""
 
 import importlib
 import math

@@ -202,7 +202,7 @@ def test_runner_writes_well_formed_json_and_markdown(toy_result, tmp_path):
         "3. Batching",
         "4. Peers",
         "5. Paper's runtime claim",
-        "Targets (issue 8)",
+        "### Targets",
         "Skipped: no CUDA device (test)",
     ):
         assert heading in text

@@ -1,4 +1,4 @@
-"""CR-guided PGD (reference/cr_and_sparse_attacks.md §1): radius, weights, smoothing cost, projections."""
+"""CR-guided PGD (docs/attacks.md §CR-PGD): radius, weights, smoothing cost, projections."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""EOT adversarial patch (reference/cr_and_sparse_attacks.md §3): placement, EOT, loss, training, evaluation."""
+"""EOT adversarial patch (docs/attacks.md §EOT patch): placement, EOT, loss, training, evaluation."""
 
 import math
 

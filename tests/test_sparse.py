@@ -1,4 +1,4 @@
-"""Sparse-pixel I-FGSM (reference/cr_and_sparse_attacks.md §4): pixel budget, selection, ε-ball, weighting, seeds."""
+"""Sparse-pixel I-FGSM (docs/attacks.md §Sparse I-FGSM): pixel budget, selection, ε-ball, weighting, seeds."""
 
 import pytest
 import torch
@@ -25,7 +25,7 @@ def changed_pixels(adv, images):
 
 
 def test_pixel_budget():
-    assert pixel_budget(1024, 2048, n_pixels=300 * 600) == 180_000  # the seed's budget, 8.58 % of the image
+    assert pixel_budget(1024, 2048, n_pixels=300 * 600) == 180_000  # the paper's budget, 8.58 % of the image
     assert pixel_budget(12, 16, fraction=0.25) == 48
     assert pixel_budget(12, 16, fraction=0.1) == 19  # round(19.2)
     assert pixel_budget(12, 16, fraction=1.0) == 192
@@ -63,7 +63,7 @@ def test_seeded_selection_is_reproducible_shared_across_images_and_batch_indepen
     full = torch.zeros(3, 12, 16, dtype=torch.long)  # every pixel labelled
     a, b, c = (select_pixels(full, fraction=0.2, generator=s) for s in (5, 5, 6))
     assert torch.equal(a, b) and not torch.equal(a, c)
-    assert torch.equal(a[0], a[1]) and torch.equal(a[0], a[2])  # one field for every image, as the seed
+    assert torch.equal(a[0], a[1]) and torch.equal(a[0], a[2])  # one field for every image, as the paper's code
     assert torch.equal(select_pixels(full, fraction=0.2), select_pixels(full, fraction=0.2))  # default seed 0
     # the attack: same seed → same result; an image's result does not depend on its batch
     kw = dict(fraction=0.25, eps=16 / 255, generator=5)

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from uwl_utils.analysis import paired, per_image_apsr
+
 __all__ = [
     "VERDICTS",
     "verdict",
@@ -45,24 +47,6 @@ def verdict(mean: float, se: float, n: int, threshold: float = 0.0) -> str:
     if mean + 2 * se < threshold:
         return VERDICTS[1]
     return VERDICTS[2]
-
-
-def per_image_apsr(rows: pd.DataFrame) -> pd.Series:
-    """Per-image APSR in % (paper Eq. 11 on one image); NaN for an image without a valid pixel."""
-    valid = rows["n_valid"].astype(float)
-    return 100 * rows["n_wrong_adv"] / valid.where(valid > 0)
-
-
-def paired(rows: pd.DataFrame, a: pd.Series, b: pd.Series, value: pd.Series | None = None) -> tuple[float, float, int]:
-    """Mean, standard error and count of the per-image difference ``value[a] − value[b]`` over the images that
-    both selections (boolean masks over ``rows``) hold; ``value`` defaults to the per-image APSR."""
-    value = per_image_apsr(rows) if value is None else value
-    left = value[a].groupby(rows.loc[a, "image_id"]).mean()
-    right = value[b].groupby(rows.loc[b, "image_id"]).mean()
-    diff = (left - right).dropna()
-    n = len(diff)
-    se = float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
-    return (float(diff.mean()) if n else float("nan")), se, n
 
 
 def claim_row(claim: str, paper: str, mean: float, se: float, n: int, test: str, setting: str,

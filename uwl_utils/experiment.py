@@ -166,7 +166,7 @@ def _attack_batch(model, images, labels, attack: AttackConfig, weighting: Weight
     """Run one attack on one batch; returns (adversarial images, labels to score against, seconds, extra columns).
 
     Minimal-norm attacks also report the ε they found per image; the patch attack returns labels with its own
-    area set to ignore, so that the metrics leave the patch out (reference §3).
+    area set to ignore, so that the metrics leave the patch out (docs/attacks.md §EOT patch evaluation).
     """
     fn, kwargs = ATTACKS[attack.name], attack.kwargs()
     extra: dict[str, Any] = {}

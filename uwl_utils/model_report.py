@@ -23,7 +23,7 @@ from uwl_utils.viz import sample_grid, save_figure
 
 __all__ = ["model_card", "main"]
 
-# The accuracy band DESIGN.md asks of the embedded default, and the attack sanity band of the issue.
+# The embedded default's accuracy band and attack sanity band (docs/data_and_models.md §Tiny models).
 TARGETS = {"miou": (50.0, 90.0), "pixel_accuracy": 85.0, "apsr_ifgsm4": (30.0, 85.0), "noise_gain": 5.0}
 
 

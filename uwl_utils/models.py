@@ -114,7 +114,7 @@ def _zoo(
 
 
 _BN = dict(type="BN", requires_grad=True)
-# Tiny variants (reference/models_and_data.md §2): narrow, shallow, BN instead of SyncBN. The losses are
+# Tiny variants (docs/data_and_models.md §Tiny models): narrow, shallow, BN instead of SyncBN. The losses are
 # the training recipe's "decode CE + 0.4 x auxiliary CE"; losses do not change inference. BiSeNet's two aux
 # heads get weight 0.4 (config: 1.0). DDRNet's class-weighted OHEM losses become plain CE: DDRHead does not
 # pass ignore_index to CrossEntropyLoss, so it stays an OhemCrossEntropy (ignore 255) whose threshold 2

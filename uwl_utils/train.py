@@ -1,6 +1,6 @@
 """Train a tiny embedded model on its synthetic data set: ``python -m uwl_utils.train NAME``.
 
-Recipe (reference/embedded_default_prototype.md): AdamW (lr 2e-3, weight decay 0.01), 50-step linear
+Recipe (docs/data_and_models.md §Training): AdamW (lr 2e-3, weight decay 0.01), 50-step linear
 warm-up then poly decay (power 0.9), batch 8, the segmentor's own ``loss()`` (decode CE + 0.4 x auxiliary
 CE), augmentation by random flip, scale 1-1.5 and crop back, brightness/contrast jitter. The train images
 are generated once and cached in memory as uint8. Everything random derives from (seed, step), so a run
@@ -97,8 +97,8 @@ def _augment(
     """Random flip, scale 1-1.5 and crop back, brightness/contrast jitter, and with ``noise`` > 0 uniform
     noise in [-noise, noise] on half the images (so that random noise of that size barely moves the model).
 
-    uint8 images/labels in; float images in [0,1] and long labels out. With ``noise`` = 0 the generator
-    stream, and so the batches, are those of a run made before the option existed.
+    uint8 images/labels in; float images in [0,1] and long labels out. With ``noise`` = 0 no extra random
+    numbers are drawn, so the batches do not depend on whether the noise option exists.
     """
     h, w = images.shape[-2:]
     out_x, out_y = [], []

@@ -4,18 +4,19 @@ ALMA prox (Rony, Pesquet & Ben Ayed, "Proximal Splitting Adversarial Attacks for
 CVPR 2023, arXiv:2206.07179; published code: adv_lib ``attacks/segmentation/alma_prox.py``) minimises
 ‖δ‖∞ subject to x + δ ∈ [0, 1] and at least a fraction ν of the valid pixels being misclassified, with one
 constraint per pixel. Each iteration updates the augmented-Lagrangian parameters and takes one
-variable-metric forward-backward step. Section numbers (§) refer to reference/alma_prox_and_pgd.md.
+variable-metric forward-backward step (docs/attacks.md §ALMA prox).
 
 Beyond adv_lib:
 
-- the step-9 summand Γ_z·P(c_z) is multiplied by the weight u_z of a weighting scheme, recomputed from
-  the current logits at every iteration (§1.8); everything else stays unweighted;
+- the loss summand Γ_z·P(c_z) is multiplied by the weight u_z of a weighting scheme, recomputed from
+  the current logits at every iteration (docs/attacks.md §ALMA prox weighting); everything else stays unweighted;
 - constraint masking is done per image, so a batch where one image drops no constraint (k = 0) and another
-  drops some works (adv_lib breaks there, §1.5 step 6);
+  drops some works (adv_lib breaks there; docs/attacks.md §ALMA prox deviations);
 - the ternary search of the prox runs, for each image, the iteration count that image alone would get,
   so a batch gives the same result as its images one at a time (adv_lib shares the count of the image
   with the largest search interval; at batch size 1, the published setting, the two coincide);
-- ``penalty_grad`` chooses between adv_lib's derivative of the penalty and the exact one (§1.3).
+- ``penalty_grad`` chooses between adv_lib's derivative of the penalty and the exact one
+  (docs/attacks.md §ALMA prox penalty).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ PENALTY_GRADS = ("adv_lib", "exact")
 
 
 def penalty(y: torch.Tensor, rho: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-    """ALMA's penalty-Lagrangian P2 with ρ floored at 1 on the negative branch (§1.3), elementwise.
+    """ALMA's penalty-Lagrangian P2 with ρ floored at 1 on the negative branch, elementwise (docs/attacks.md
+    §ALMA prox penalty).
 
     P(y) = μy + μρy² + ρ²y³/6 for y ≥ 0 and μy / (1 − max(ρ, 1)·y) for y < 0.
     """
@@ -57,7 +59,7 @@ def penalty(y: torch.Tensor, rho: torch.Tensor, mu: torch.Tensor) -> torch.Tenso
 
 
 def penalty_derivative(y: torch.Tensor, rho: torch.Tensor, mu: torch.Tensor, kind: str = "adv_lib") -> torch.Tensor:
-    """∂P/∂y (§1.3), elementwise.
+    """∂P/∂y (docs/attacks.md §ALMA prox penalty), elementwise.
 
     - ``"exact"``: μ + 2μρy + ρ²y²/2 for y ≥ 0 and μ / (1 − max(ρ, 1)·y)² for y < 0;
     - ``"adv_lib"``: the published backward, with μy instead of μ on the y ≥ 0 branch (0 at y = 0⁺).
@@ -87,7 +89,7 @@ class _Penalty(Function):
 
 
 def dlr(logits: torch.Tensor, labels: torch.Tensor, tolerance: float = 1e-4) -> torch.Tensor:
-    """Untargeted difference of logits ratio without the leading minus (§1.2), [N,H,W].
+    """Untargeted difference of logits ratio without the leading minus (docs/attacks.md §ALMA prox constraint), [N,H,W].
 
     (ℓ_y − max_{j≠y} ℓ_j + κ) / (ℓ_(1) − ℓ_(3) + 1e−8): positive while the pixel is still classified as y.
     ``labels`` must lie in [0, C) (replace the ignore label first); needs C ≥ 3.
@@ -102,7 +104,8 @@ def dlr(logits: torch.Tensor, labels: torch.Tensor, tolerance: float = 1e-4) -> 
 def constraint_mask(
     constraints: torch.Tensor, valid: torch.Tensor, k: torch.Tensor, previous: torch.Tensor
 ) -> torch.Tensor:
-    """Constraint masking (§1.5 step 6), per image: Γ = Ω ∧ (c ≤ ξ) with ξ the k-th largest constraint in Ω.
+    """Constraint masking per image: Γ = Ω ∧ (c ≤ ξ) with ξ the k-th largest constraint in Ω (docs/attacks.md
+    §ALMA prox iteration, step 6).
 
     This drops the constraints strictly above ξ (k − 1 of them barring ties). Images with k = 0 keep
     ``previous``. ``constraints``, ``valid``, ``previous``: [N,H,W]; ``k``: [N] integer, k ≤ |Ω|.
@@ -116,7 +119,7 @@ def constraint_mask(
 
 
 def step_size(i: int, steps: int, t_found: torch.Tensor, lr_init: float, lr_reduction: float) -> torch.Tensor:
-    """The per-image step λ of iteration ``i`` (0-based) of ``steps`` (§1.5 step 10).
+    """The per-image step λ of iteration ``i`` (0-based) of ``steps`` (docs/attacks.md §ALMA prox iteration, step 10).
 
     λ = η₀ until ``t_found`` (the first success, or ⌊N/2⌋), then η₀·T / (i − t_found + T) with
     T = r/(1 − r)·max(N − t_found, 1), which reaches η₀·r at i = N; with r = 1, λ = η₀ throughout.
@@ -136,7 +139,7 @@ def prox_linf_box(
     tol: float = 1e-6,
     section: float = 1 / 3,
 ) -> torch.Tensor:
-    """Prox of λ‖·‖∞ + ι_[lower, upper] in the diagonal metric H, per image (§1.6).
+    """Prox of λ‖·‖∞ + ι_[lower, upper] in the diagonal metric H, per image (docs/attacks.md §ALMA prox prox step).
 
     argmin over lower ≤ u ≤ upper of ½ Σ_j H_j (u_j − v_j)² + λ‖u‖∞, for a box that contains 0. The optimum
     is clip(v̄, −t*, t*) with v̄ = clip(v, lower, upper), and t* minimises the convex
@@ -148,7 +151,7 @@ def prox_linf_box(
     v_bar = torch.minimum(torch.maximum(flat_v, lower.flatten(1)), upper.flatten(1))
     lo = torch.zeros(v.shape[0], dtype=v.dtype, device=v.device)
     hi = v_bar.abs().amax(1)
-    # Per-image iteration counts; a zero interval needs none (ln 0 is undefined, §1.6 guard).
+    # Per-image iteration counts; a zero interval needs none (ln 0 is undefined).
     counts = torch.where(
         hi > 0, torch.log(tol / hi.clamp(min=torch.finfo(hi.dtype).tiny)) / math.log(1 - section), 0
     ).ceil()
@@ -223,7 +226,8 @@ def alma_prox(
     progress: bool = False,
     return_eps: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Untargeted ℓ∞ ALMA prox (§1.5) with the penalty weighted per pixel by ``weighting`` (§1.8).
+    """Untargeted ℓ∞ ALMA prox (docs/attacks.md §ALMA prox iteration) with the penalty weighted per pixel by
+    ``weighting`` (docs/attacks.md §ALMA prox weighting).
 
     Each of ``steps`` iterations (one forward and one backward): track the best iterate; adapt the
     constraint scale w; compute the constraints c = w·DLR; mask the hardest ones; double ρ where a
@@ -252,7 +256,7 @@ def alma_prox(
     batch, device, dtype = images.shape[0], images.device, images.dtype
 
     valid = labels != IGNORE_INDEX  # Ω
-    labels_0 = labels * valid  # ignore pixels get label 0: their DLR is computed but always masked (§1.2)
+    labels_0 = labels * valid  # ignore pixels get label 0: their DLR is computed but always masked
     n_valid = valid.flatten(1).sum(1)
     drop = (1 - adv_threshold) * n_valid.double()  # (1 − ν) n constraints may stay violated
     k_full = torch.floor(drop).long()  # k₀ = ⌊(1 − ν) n⌋
@@ -314,7 +318,7 @@ def alma_prox(
             new_mu = mask * penalty_derivative(c.double(), rho, mu, penalty_grad)
             mu = mu.lerp(new_mu, 1 - alpha).clamp(1e-12, 1)
 
-        # step 9 with the weighting of §1.8: L = Σ_z u_z Γ_z P(c_z), summed over pixels and images
+        # the weighted loss L = Σ_z u_z Γ_z P(c_z), summed over pixels and images (docs/attacks.md §ALMA prox weighting)
         u = weighting.weights(logits, labels, step=(i + 1, steps), validate=False)
         loss = (u * mask * _Penalty.apply(constraints.double(), rho, mu, penalty_grad)).sum()
         (grad,) = torch.autograd.grad(loss, x_adv)

@@ -1,9 +1,9 @@
 """PGD of the CR framework with certified-radius weights, or a paper scheme in their place.
 
-The CR attack (randomizedheap/CR_Attack, reference/cr_and_sparse_attacks.md §1) weights each pixel's
+The CR attack (arXiv:2304.02693, randomizedheap/CR_Attack; docs/attacks.md §CR-PGD) weights each pixel's
 cross-entropy by how robust the pixel is under randomized smoothing: pixels with a small certified radius
 get a weight near 1, robust pixels a weight near 0. The paper replaces these weights by its uncertainty
-weights (reference §2) and keeps the rest of the framework; ``cr_pgd`` runs both.
+weights (docs/attacks.md §CR-PGD swap) and keeps the rest of the framework; ``cr_pgd`` runs both.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from uwl_utils.losses import Step, Weighting, pixel_cross_entropy
 
 __all__ = ["cr_pgd", "certified_radius", "cr_weights", "smoothed_probs", "DEFAULT_EPS"]
 
-DEFAULT_EPS = {"l2": 1.0, "linf": 0.004}  # the CR framework's budgets in [0,1] pixel units (reference §1.4)
+# The CR framework's budgets in [0,1] pixel units (docs/attacks.md §CR-PGD steps).
+DEFAULT_EPS = {"l2": 1.0, "linf": 0.004}
 P_CLIP = (1e-8, 0.999998)  # p_A is clipped before Φ⁻¹, so the radius lies in [0, Φ⁻¹(0.999998) ≈ 4.611]
 
 
 def certified_radius(mean_probs: torch.Tensor) -> torch.Tensor:
-    """Per-pixel radius CR = max(0, Φ⁻¹(p_A)) [N,H,W] of smoothed probabilities [N,C,H,W] (reference §1.2).
+    """Per-pixel radius CR = max(0, Φ⁻¹(p_A)) [N,H,W] of smoothed probabilities [N,C,H,W] (docs/attacks.md
+    §CR-PGD radius).
 
     p_A is the top class of the smoothed softmax, whatever the label, clipped to [1e-8, 0.999998]. As in the
     published code the radius is in units of σ (Cohen's σ·Φ⁻¹(p_A) without the σ) and has no p_B term. It is
@@ -42,7 +44,8 @@ def certified_radius(mean_probs: torch.Tensor) -> torch.Tensor:
 
 
 def cr_weights(radius: torch.Tensor, a: float = 2.0, b: float = 4.0) -> torch.Tensor:
-    """w = 1 / (1 + exp(a·CR − b)) = sigmoid(b − a·CR) (reference §1.3): 0.982 at CR = 0, 0.5 at CR = b/a."""
+    """w = 1 / (1 + exp(a·CR − b)) = sigmoid(b − a·CR): 0.982 at CR = 0, 0.5 at CR = b/a (docs/attacks.md
+    §CR-PGD weights)."""
     return torch.sigmoid(b - a * radius)
 
 
@@ -55,7 +58,8 @@ def smoothed_probs(
     sample_batch: int = 8,
     generator: torch.Generator | int | None = None,
 ) -> torch.Tensor:
-    """Soft randomized smoothing (reference §1.2): the softmax [N,C,H,W] averaged over ``n_samples`` copies.
+    """Soft randomized smoothing: the softmax [N,C,H,W] averaged over ``n_samples`` copies (docs/attacks.md
+    §CR-PGD radius).
 
     Each copy is x + N(0, σ²I) clipped to [0, 1]. The copies run in forwards of ``sample_batch`` copies of
     every image of the batch (``sample_batch``·N images per forward); no gradient is kept.
@@ -75,8 +79,8 @@ def smoothed_probs(
 class _HeldWeights:
     """Constant per-pixel weights with :class:`~uwl_utils.losses.Weighting`'s ``loss``: (1/(H·W)) Σ w·CE.
 
-    The CR weights are computed without gradient and held between refreshes (reference §1.3), so they stand
-    in for a scheme inside :func:`~uwl_utils.attacks.base.loss_and_grad`.
+    The CR weights are computed without gradient and held between refreshes (docs/attacks.md §CR-PGD weights),
+    so they stand in for a scheme inside :func:`~uwl_utils.attacks.base.loss_and_grad`.
     """
 
     def __init__(self, weights: torch.Tensor) -> None:
@@ -109,7 +113,7 @@ def cr_pgd(
     generator: torch.Generator | int | None = None,
     progress: bool = False,
 ) -> torch.Tensor:
-    """The CR framework's PGD (reference §1.4) on the CR-weighted or a paper-weighted cross-entropy.
+    """The CR framework's PGD (docs/attacks.md §CR-PGD steps) on the CR-weighted or a paper-weighted cross-entropy.
 
     From the clean image x₀, ``steps`` times: x ← x + α·g/‖g‖₂ (ℓ2) or x + α·sign(g) (ℓ∞) with g the input
     gradient of L(x) = (1/(H·W)) Σ_i w_i·CE_i (ground truth, 255 ignored); then the projection into the ε-ball
@@ -119,10 +123,11 @@ def cr_pgd(
     - ``step_size``: None takes the framework's α = 2.5·ε/steps (ε/20 at 50 steps).
     - ``weighting="CR"``: w_i = sigmoid(b − a·CR_i) (:func:`cr_weights`, :func:`certified_radius`) from
       :func:`smoothed_probs` of the current iterate with ``n_samples``, ``sigma``, ``sample_batch``; computed
-      without gradient at t = 0, ``refresh``, 2·``refresh``, … and held in between (reference §1.2–1.3).
+      without gradient at t = 0, ``refresh``, 2·``refresh``, … and held in between (docs/attacks.md §CR-PGD weights).
       ``generator`` seeds the smoothing noise.
     - any other scheme (a name of :mod:`uwl_utils.losses` or a :class:`~uwl_utils.losses.Weighting`): its
-      weights from the current logits at every step, the rest unchanged (the paper's swap, reference §2).
+      weights from the current logits at every step, the rest unchanged (the paper's swap, docs/attacks.md
+      §CR-PGD swap).
     - ``faithful=True`` reproduces the published code's missing ℓ∞ projection: only the [0, 1] clamp, so
       ‖δ‖∞ can reach steps·α = 2.5·ε. It changes nothing for ℓ2. The default projects correctly.
     """

@@ -1,11 +1,11 @@
-"""The EOT adversarial patch of Nesti et al. (retis-ai/SemSegAdvPatch; reference/cr_and_sparse_attacks.md §3).
+"""The EOT adversarial patch of Nesti et al. (arXiv:2108.06179; docs/attacks.md §EOT patch).
 
 A single universal patch is optimised with Adam over a set of TRAINING images, each time pasted with a random
 scale, noise and translation around the image centre (expectation over transformation, EOT), and evaluated
 at the fixed centre without EOT, with the ground truth under the patch ignored.
 
-Everything lives in [0, 1] RGB space; the reference's numbers are in the ImageNet-normalised space of its
-models (std ≈ 0.226) and are converted:
+Everything lives in [0, 1] RGB space; the numbers of the reference code (retis-ai/SemSegAdvPatch) are in the
+ImageNet-normalised space of its models (std ≈ 0.226) and are converted:
 
 - Adam lr 0.5 (normalised) → ``lr=0.113`` = 0.5 · 0.226 (Adam's steps scale with lr per coordinate);
 - EOT noise 0.1 · (valid normalised range ≈ 1/0.226) → ``noise=0.1``;
@@ -102,8 +102,8 @@ def apply_patch(
     """Paste ``patch`` [3,h,w] into every image at top-left ``position`` (y, x; default the centre), no EOT.
 
     Returns (patched images, labels with 255 under the patch, or None without ``labels``): the reference's
-    evaluation excludes the patch area from the metrics (§3, Evaluation). Pixels outside the patch are
-    untouched. Differentiable with respect to the patch.
+    evaluation excludes the patch area from the metrics (docs/attacks.md §EOT patch evaluation). Pixels outside
+    the patch are untouched. Differentiable with respect to the patch.
     """
     check_images(images)
     if labels is not None and (
@@ -126,7 +126,8 @@ def eot_apply(
     noise: float = 0.1,
     position: tuple[int, int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paste a randomly transformed copy of ``patch`` into every image (EOT, reference §3), independently per image.
+    """Paste a randomly transformed copy of ``patch`` into every image, independently per image (EOT,
+    docs/attacks.md §EOT patch training).
 
     Per image: scale s ~ U(``scale``), bilinear resize to (⌊s·h⌋, ⌊s·w⌋); add N(0, ``noise``²) and clip to
     [0, 1]; top-left corner uniform on the integers within ± half the unscaled patch size of ``position``
@@ -157,7 +158,8 @@ def eot_apply(
 def patch_loss(
     logits: torch.Tensor, labels: torch.Tensor, patch_mask: torch.Tensor, gamma: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The two cross-entropy sums of the patch loss and the γ that mixes their gradients (reference §3, Loss).
+    """The two cross-entropy sums of the patch loss and the γ that mixes their gradients (docs/attacks.md
+    §EOT patch training).
 
     Over Ω = the valid pixels (label ≠ 255) outside the patch, split by the current prediction:
     L_nm = Σ_{Ω_c} CE (not yet misclassified, argmax = label) and L_m = Σ_{Ω_m} CE (misclassified), summed
@@ -208,7 +210,7 @@ def train_patch(
     generator: torch.Generator | int | None = None,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Optimise a universal patch [3,h,w] in [0, 1] on TRAINING images (reference §3, Optimiser and Schedule).
+    """Optimise a universal patch [3,h,w] in [0, 1] on TRAINING images (docs/attacks.md §EOT patch training).
 
     Start from U[0, 1]; per epoch, shuffle the images into batches of ``batch_size`` (the last may be
     smaller); per batch, paste the patch with :func:`eot_apply` (``eot=True``) or at the centre, compute
@@ -264,7 +266,7 @@ def patch_eot(
     return_labels: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """The EOT patch attack at evaluation: ``patch`` (from :func:`train_patch`) pasted at ``position`` (default
-    the centre) without EOT, quantised to 8 bits when ``quantize`` (reference §3, Evaluation).
+    the centre) without EOT, quantised to 8 bits when ``quantize`` (docs/attacks.md §EOT patch evaluation).
 
     Fits the attack contract; the patch is trained with its own loss, so only ``weighting="none"`` is
     accepted. Unbounded in value inside the patch, the result has no ε-ball. Metrics must ignore the patch

@@ -1,4 +1,4 @@
-"""PGD as in the ALMA prox experiments, and its minimal-ε search (reference/alma_prox_and_pgd.md §2).
+"""PGD as in the ALMA prox experiments, and its minimal-ε search (docs/attacks.md §PGD, §Minimal-ε PGD).
 
 PGD keeps, per image, the evaluated iterate with the highest share of misclassified pixels (ties go
 to the later one); restarts keep the best run. The weighting changes only the loss whose gradient is

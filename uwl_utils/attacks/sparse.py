@@ -1,8 +1,8 @@
-"""I-FGSM restricted to a subset of pixels: the seed's sparse-pixel attack (reference/cr_and_sparse_attacks.md §4).
+"""I-FGSM restricted to a subset of pixels: the paper's sparse-pixel attack (docs/attacks.md §Sparse I-FGSM).
 
 The paper compares it with the EOT patch (:mod:`uwl_utils.attacks.patch`) at the same number of pixels
 (Fig. 7). The threat models differ: the patch is universal, contiguous and unbounded in value; this attack
-is per image, scattered and ε-bounded, and uses the labels (reference §4, item 6).
+is per image, scattered and ε-bounded, and uses the labels.
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ def select_pixels(
     Only valid pixels (label ≠ 255) are chosen; an image with fewer valid pixels than the budget gets all of
     them. ``selection``:
 
-    - ``"random"``: a uniform random subset of the valid pixels. As in the seed, one random score field [H,W]
+    - ``"random"``: a uniform random subset of the valid pixels. As in the paper's code, one random score field [H,W]
       is drawn from ``generator`` per call and shared by every image (only the ignore mask differs), so an
       image's pixels do not depend on its batch or its position in it; an int ``generator`` is a seed, the
-      same field every call (the seed re-seeds with 0 and draws |N(0,1)|, also a uniform ranking);
+      same field every call (the paper's code re-seeds with 0 and draws |N(0,1)|, also a uniform ranking);
     - ``"uncertainty"``: the valid pixels of highest uncertainty ``measure`` (``"M"``, ``"D"``, ``"Mbar"``,
       ``"E"``; Eq. 5–8) of ``probs`` [N,C,H,W], the softmax of the clean prediction.
     """
@@ -94,12 +94,12 @@ def sparse_ifgsm(
 ) -> torch.Tensor:
     """I-FGSM (Eq. 3) that perturbs only the pixels of :func:`select_pixels`, all three channels of each.
 
-    The loss is the weighted cross-entropy over all pixels (default L0, Eq. 10, as the seed); each signed step
+    The loss is the weighted cross-entropy over all pixels (default L0, Eq. 10, as the paper's code); each signed step
     of size ``alpha`` is zeroed outside the chosen pixels, then x is projected into the ℓ∞ ball of radius
-    ``eps`` and into [0, 1] (the seed skips the [0, 1] clamp; reference §4). ``steps=None`` takes the paper's
+    ``eps`` and into [0, 1] (the paper's code skips the [0, 1] clamp). ``steps=None`` takes the paper's
     n = min(ε+4, ⌊1.25ε⌋), 20 at ε = 16/255. Exactly one of ``n_pixels`` (the patch's pixel count, e.g.
     300·600 on 1024×2048) and ``fraction`` (of H·W) sets the budget. ``selection="uncertainty"`` chooses by the
-    clean prediction's ``measure``; ``generator`` seeds the random selection (default 0, as the seed: the
+    clean prediction's ``measure``; ``generator`` seeds the random selection (default 0, as the paper's code: the
     same pixels on every call; None draws a seed from torch's global RNG).
     """
     eps, alpha = check_eps(eps), check_eps(alpha, "alpha")
