@@ -1,4 +1,4 @@
-"""Per-pixel losses and weighting schemes (paper Eq. 1, 9, 10).
+"""Per-pixel losses and weighting schemes (paper Eq. 1, 9, 10; docs/weightings.md).
 
 Every pixel-wise attack maximises
 

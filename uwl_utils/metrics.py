@@ -1,5 +1,7 @@
 """Confusion matrices, APSR (Eq. 11), mIoU as mmseg's IoUMetric computes it, and perturbation norms.
 
+Definitions and conventions: docs/metrics.md.
+
 Conventions: rows of a confusion matrix are ground truth, columns predictions; only pixels with a
 label in [0, C) count (255 is ignored). APSR is the share of valid pixels whose prediction differs from
 the label, so the clean APSR is 1 − pixel accuracy. It is reported pooled over the pixels of a data

@@ -1,4 +1,4 @@
-"""Pixel-wise uncertainty measures of a softmax output (paper Eq. 5–8).
+"""Pixel-wise uncertainty measures of a softmax output (paper Eq. 5–8; docs/weightings.md §Uncertainty measures).
 
 Each takes probabilities [N,C,H,W] (softmax over dim 1) and returns [N,H,W]. Larger means more
 uncertain: every measure is 0 for a one-hot prediction and maximal for the uniform one.
