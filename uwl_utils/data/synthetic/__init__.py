@@ -45,10 +45,10 @@ class SyntheticSpec:
 
 SYNTHETIC: dict[str, SyntheticSpec] = {
     "synth_city": SyntheticSpec(
-        "synth_city", "uwl_utils.data.synth_city", "render_city", (128, 256), CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+        "synth_city", "uwl_utils.data.synthetic.city", "render_city", (128, 256), CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
     ),
     "synth_voc": SyntheticSpec(
-        "synth_voc", "uwl_utils.data.synth_voc", "render_voc", (128, 128), VOC_CLASSES, VOC_PALETTE
+        "synth_voc", "uwl_utils.data.synthetic.voc", "render_voc", (128, 128), VOC_CLASSES, VOC_PALETTE
     ),
 }
 

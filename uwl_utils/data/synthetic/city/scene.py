@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from uwl_utils.data.classes import CITYSCAPES_CLASSES
-from uwl_utils.data.render import (
+from uwl_utils.data.synthetic.render import (
     RGB,
     Canvas,
     Ellipse,

@@ -14,7 +14,7 @@ vehicles in outline, window rows and wheels. Each object is rasterised once at a
 its labelled area, then scaled to a random target area (equal in expectation for every class, so pixel
 shares balance), flipped at random and drawn back to front (later objects occlude earlier ones).
 
-Drawing uses :mod:`uwl_utils.data.render` at 2× supersampling; after downsampling the image gets camera
+Drawing uses :mod:`uwl_utils.data.synthetic.render` at 2× supersampling; after downsampling the image gets camera
 effects (photometry, blur, vignetting, noise) and the label a VOC-style 255 band along every boundary.
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from uwl_utils.data.classes import VOC_CLASSES
-from uwl_utils.data.render import (
+from uwl_utils.data.synthetic.render import (
     RGB,
     Canvas,
     Ellipse,
