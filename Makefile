@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m uwl_utils.demo
+	$(PY) -m uwl_utils.tools.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

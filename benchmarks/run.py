@@ -23,13 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.peers import Peer, load_peers
 from benchmarks.report import machine, targets, write_results
 from benchmarks.suite import PROFILES, SECTIONS, Profile, Setup, run_sections, scaled
 from benchmarks.timing import make_sync
+from uwl_utils.testing import ToySegmenter
 
 __all__ = ["main", "benchmark", "cpu_setup", "toy_setup", "gpu_setup", "PAPER_RESOLUTIONS"]
 
@@ -96,26 +96,6 @@ def cpu_setup(
         },
         ref,
     )
-
-
-class ToySegmenter(nn.Module):
-    """A two-convolution network with the model wrapper's contract, for smoke runs and tests."""
-
-    def __init__(self, num_classes: int = 5, seed: int = 0) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.num_classes = num_classes
-        self.conv1 = nn.Conv2d(3, 16, 3, stride=2, padding=1)
-        self.conv2 = nn.Conv2d(16, num_classes, 3, padding=1)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-        self.requires_grad_(False)
-        self.eval()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.tanh(self.conv1((x - 0.5) * 4))
-        return F.interpolate(self.conv2(h) * 3, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def _random_labels(n: int, num_classes: int, size: tuple[int, int], gen: torch.Generator) -> torch.Tensor:

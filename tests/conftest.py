@@ -1,15 +1,11 @@
-"""Shared fixtures: a small deterministic segmentation network and a batch of images/labels for it.
-
-The toy network has the model wrapper's contract (images [N,3,H,W] in [0,1] -> logits [N,C,H,W] at the
-input size, ``num_classes``) and runs in milliseconds, so attack tests can sweep many settings.
-"""
+"""Shared fixtures: the toy segmentation network of :mod:`uwl_utils.testing` and a batch of images/labels for it."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from benchmarks.run import ToySegmenter  # the benchmark's smoke-run network, shared with the tests
+from uwl_utils.testing import ToySegmenter
 
 torch.set_num_threads(2)
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from conftest import ToySegmenter
 from uwl_utils import experiment
 from uwl_utils.experiment import AttackConfig, attack_grid, load_results, resolve_device, run, summarize
 from uwl_utils.metrics import ConfusionMatrix, apsr
+from uwl_utils.testing import ToySegmenter
 
 
 class ToyData(Dataset):

@@ -18,10 +18,10 @@ import pytest
 import torch
 import yaml
 
-from uwl_utils import grid as G
 from uwl_utils.data import ShardedDataset, load_dataset, shard_length
-from uwl_utils.demo import run_notebook
 from uwl_utils.experiment import AttackConfig, run, summarize
+from uwl_utils.tools import grid as G
+from uwl_utils.tools.demo import run_notebook
 
 SIZE = (32, 64)
 N_IMAGES = 4
@@ -189,7 +189,7 @@ def test_local_grid_resumes_after_a_kill_reports_failures_and_collects_exactly(n
     good, bad = jobs[:4], jobs[4]
 
     # 1. start the grid on 2 workers and kill it (with its job processes) once the first job is done
-    cmd = [sys.executable, "-m", "uwl_utils.grid", "run", str(grid_file), "--workers", "2"]
+    cmd = [sys.executable, "-m", "uwl_utils.tools.grid", "run", str(grid_file), "--workers", "2"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600  # generous: a cold, loaded machine takes minutes for the first job
     while not any(j.is_done() for j in good) and time.monotonic() < deadline and proc.poll() is None:

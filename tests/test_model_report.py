@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from uwl_utils import model_report
 from uwl_utils.models import MODELS
+from uwl_utils.tools import model_report
 
 
 def _card(name: str, miou: float) -> dict:

@@ -8,8 +8,8 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
-from uwl_utils.demo import NOTEBOOKS, notebook_names, run_notebook
 from uwl_utils.notebook import setup
+from uwl_utils.tools.demo import NOTEBOOKS, notebook_names, run_notebook
 
 PROFILES = {
     "quick": {"n_images": 2, "batch_size": 1, "knob": 1},
@@ -82,7 +82,7 @@ def test_setup_fills_from_the_profile_and_explicit_values_win(tmp_path):
 
 
 def test_relative_paths_resolve_against_the_notebook_folder_whatever_the_working_directory(tmp_path, monkeypatch):
-    from uwl_utils.demo import NOTEBOOKS
+    from uwl_utils.tools.demo import NOTEBOOKS
 
     monkeypatch.chdir(tmp_path)  # e.g. papermill run from the repository root: no notebook here
     cfg = setup(PROFILES, PROFILE="quick", DATASET="synth_city", NOTEBOOK="02_attack_evaluation",

@@ -1,4 +1,4 @@
-"""Training of the tiny embedded models (uwl_utils.train): checkpoint + JSON, resume, settings checks.
+"""Training of the tiny embedded models (uwl_utils.tools.train): checkpoint + JSON, resume, settings checks.
 
 The runs are 6 steps of tiny BiSeNetV1 on 4 synthetic train images of 32x64 (rendered once, kept in a list),
 scored on 2 val images, so a run takes a few seconds on CPU.
@@ -13,11 +13,11 @@ import re
 import pytest
 import torch
 
-import uwl_utils.train as train_module
+import uwl_utils.tools.train as train_module
 from uwl_utils.data import load_dataset
 from uwl_utils.data.classes import CITYSCAPES_CLASSES
 from uwl_utils.models import load_model, read_checkpoint
-from uwl_utils.train import TrainConfig, _augment, _lr_factor, evaluate, main, train
+from uwl_utils.tools.train import TrainConfig, _augment, _lr_factor, evaluate, main, train
 
 NAME = "synth_city/bisenetv1"
 SIZE = (32, 64)

@@ -315,7 +315,7 @@ class SegmentationModel(nn.Module):
     images are padded at the bottom/right with black (mmseg's ``pad_val=0``) and the logits cropped back.
     The value range is not checked (that would cost a device sync).
     ``train()`` keeps the model in eval mode: attacks must see inference-time batch norm and dropout.
-    To train the network, train ``.segmentor`` directly (as :mod:`uwl_utils.train` does).
+    To train the network, train ``.segmentor`` directly (as :mod:`uwl_utils.tools.train` does).
     """
 
     def __init__(self, segmentor: nn.Module, spec: ModelSpec) -> None:
@@ -387,7 +387,7 @@ def _find_checkpoint(spec: ModelSpec) -> Path:
         return path
     if spec.tiny:
         raise FileNotFoundError(
-            f"tiny checkpoint {path} not found. Train it with `python -m uwl_utils.train {spec.name}` "
+            f"tiny checkpoint {path} not found. Train it with `python -m uwl_utils.tools.train {spec.name}` "
             "(it writes data/checkpoints/), or set UWL_CHECKPOINT_DIR to the folder holding "
             f"{spec.checkpoint_file}, or pass checkpoint=<path>."
         )
@@ -501,7 +501,7 @@ def _load_weights(segmentor: nn.Module, state: dict[str, torch.Tensor], spec: Mo
         )
         raise CheckpointError(
             f"checkpoint {path} does not fit model {spec.name} ({details}). Is it the file for another "
-            "model or config? Tiny models: retrain with `python -m uwl_utils.train "
+            "model or config? Tiny models: retrain with `python -m uwl_utils.tools.train "
             f"{spec.name}`; zoo models: download {spec.url}."
         )
     segmentor.load_state_dict(state, strict=False)

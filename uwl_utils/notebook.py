@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 REAL_DATASETS = ("cityscapes", "voc")
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"  # the numbered notebooks of the repository
 
 
 @dataclass
@@ -210,8 +211,6 @@ def as_list(value: Any, name: str) -> Any:
 def notebook_dir(notebook: str) -> Path:
     """The folder a notebook's relative paths mean: the working directory when it holds ``<notebook>.ipynb``
     (JupyterLab, papermill with ``--cwd``), else the repository's ``notebooks/`` (papermill run from elsewhere)."""
-    from uwl_utils.demo import NOTEBOOKS
-
     cwd = Path.cwd()
     return cwd if (cwd / f"{notebook}.ipynb").is_file() else NOTEBOOKS
 

@@ -8,8 +8,8 @@ failure, the traceback of every attempt), the notebook's own outputs (``results/
 parameters, so a killed grid resumes with the missing jobs only (and each job's notebook resumes inside
 :func:`uwl_utils.experiment.run` from the rows it had written)::
 
-    python -m uwl_utils.grid run GRID.yaml [--executor local|slurm] [--workers N] [--retries N]
-    python -m uwl_utils.grid collect RUN_DIR        # -> RUN_DIR/results.parquet, pooled summary
+    python -m uwl_utils.tools.grid run GRID.yaml [--executor local|slurm] [--workers N] [--retries N]
+    python -m uwl_utils.tools.grid collect RUN_DIR        # -> RUN_DIR/results.parquet, pooled summary
 
 The grid file (every key but ``notebooks`` optional)::
 
@@ -171,7 +171,7 @@ class Grid:
 def _notebook_path(spec: str) -> str:
     """A bare name means ``notebooks/<name>.ipynb`` of this project; anything else is a path."""
     if "/" not in spec and not spec.endswith(".ipynb"):
-        from uwl_utils.demo import NOTEBOOKS
+        from uwl_utils.notebook import NOTEBOOKS
 
         path = NOTEBOOKS / f"{spec}.ipynb"
     else:
@@ -495,7 +495,7 @@ def _print_table(table: pd.DataFrame) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m uwl_utils.grid", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m uwl_utils.tools.grid", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a grid's missing jobs")
     run.add_argument("grid", help="grid description (YAML)")

@@ -1,4 +1,4 @@
-"""Model card of the tiny embedded models: ``python -m uwl_utils.model_report [NAME ...]``.
+"""Model card of the tiny embedded models: ``python -m uwl_utils.tools.model_report [NAME ...]``.
 
 For each trained tiny model: parameters, checkpoint size, training time (from the checkpoint's meta), clean
 mIoU / pixel accuracy / per-class IoU on the first 64 val images, and whether attacks mean something on it —
@@ -18,7 +18,7 @@ from typing import Any
 from uwl_utils.data import load_dataset
 from uwl_utils.experiment import AttackConfig, run
 from uwl_utils.models import MODELS, REPO_ROOT, checkpoint_path, load_model, read_checkpoint
-from uwl_utils.train import evaluate
+from uwl_utils.tools.train import evaluate
 from uwl_utils.viz import sample_grid, save_figure
 
 __all__ = ["model_card", "main"]
@@ -85,7 +85,7 @@ def markdown(cards: Sequence[dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m uwl_utils.model_report", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m uwl_utils.tools.model_report", description=__doc__.split("\n")[0])
     tiny = [n for n, s in MODELS.items() if s.tiny]
     parser.add_argument(
         "names",
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     fresh = {n: model_card(n) for n in (args.names or trained)}
     cards = [{**kept, **fresh}[n] for n in tiny if n in kept or n in fresh]
     text = (
-        f"# Tiny embedded models\n\nWritten by `python -m uwl_utils.model_report`. Targets: mIoU "
+        f"# Tiny embedded models\n\nWritten by `python -m uwl_utils.tools.model_report`. Targets: mIoU "
         f"{TARGETS['miou']} %, pixel accuracy ≥ {TARGETS['pixel_accuracy']} %, I-FGSM ε=4/255 APSR "
         f"{TARGETS['apsr_ifgsm4']} %, random ±8/255 noise raising APSR by < {TARGETS['noise_gain']} points. "
         "Clean metrics on the first 64 val images, attacks on the first 32.\n\n" + markdown(cards)

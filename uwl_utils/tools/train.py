@@ -1,4 +1,4 @@
-"""Train a tiny embedded model on its synthetic data set: ``python -m uwl_utils.train NAME``.
+"""Train a tiny embedded model on its synthetic data set: ``python -m uwl_utils.tools.train NAME``.
 
 Recipe (docs/data_and_models.md §Training): AdamW (lr 2e-3, weight decay 0.01), 50-step linear
 warm-up then poly decay (power 0.9), batch 8, the segmentor's own ``loss()`` (decode CE + 0.4 x auxiliary
@@ -265,7 +265,7 @@ def train(cfg: TrainConfig, resume: bool = False, train_set=None, val_set=None) 
 
 def main(argv: Sequence[str] | None = None) -> None:
     defaults = TrainConfig(name="")
-    parser = argparse.ArgumentParser(prog="python -m uwl_utils.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m uwl_utils.tools.train", description=__doc__.split("\n")[0])
     parser.add_argument(
         "name",
         help="a tiny model: synth_city/{deeplabv3plus,bisenetv1,ddrnet}, synth_voc/{deeplabv3plus,pspnet}",

@@ -1,7 +1,7 @@
 """``make demo``: run the numbered notebooks headlessly on the embedded default and say where the results are.
 
 Executed copies go to ``runs/notebooks/`` (the sources stay clean); figures and tables land in ``figures/``.
-Pass notebook names (``python -m uwl_utils.demo 00_quickstart``) to run a subset, ``-p NAME VALUE`` to
+Pass notebook names (``python -m uwl_utils.tools.demo 00_quickstart``) to run a subset, ``-p NAME VALUE`` to
 override a parameter in every notebook.
 """
 
@@ -15,8 +15,9 @@ from pathlib import Path
 import papermill as pm
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
+from uwl_utils.models import REPO_ROOT as ROOT
+from uwl_utils.notebook import NOTEBOOKS
+
 RUNS = ROOT / "runs" / "notebooks"
 FIGURES = ROOT / "figures"
 
@@ -41,7 +42,7 @@ def run_notebook(name: str, parameters: dict | None = None, out_dir: Path = RUNS
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m uwl_utils.demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m uwl_utils.tools.demo", description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", help=f"default: all of {notebook_names()}")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a notebook parameter (YAML value), e.g. -p N_IMAGES 32")  # fmt: skip
