@@ -79,3 +79,17 @@ def test_heading_match_is_whole_words():
     assert _cites_heading("PGD, §Minimal-ε PGD).", ["PGD"])
     assert not _cites_heading("ALMA proxy", ["ALMA prox"])
     assert _slug("Minimal-ε PGD") == "minimal-ε-pgd" and _slug("ALMA prox: constraint") == "alma-prox-constraint"
+
+
+def test_paths_named_in_docs_exist():
+    """Every `path/…` in backticks in docs/ and the README names a file or folder of the repository (paths in the
+    layer table are relative to uwl_utils/)."""
+    pages = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
+    pattern = re.compile(r"`((?:uwl_utils|tests|benchmarks|data|notebooks|examples|docs)/[^`\s]*)`")
+    missing = [
+        f"{page.name}: {path}"
+        for page in pages
+        for path in pattern.findall(page.read_text())
+        if not ((ROOT / path).exists() or (ROOT / "uwl_utils" / path).exists())
+    ]
+    assert not missing, "\n".join(missing)
