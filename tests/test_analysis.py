@@ -153,3 +153,24 @@ def test_cached_tensor_recomputes_only_when_the_settings_change(tmp_path):
     changed = cached_tensor(path, {"seed": 1}, compute)
     assert first.tolist() == again.tolist() == [1.0, 1.0] and changed.tolist() == [2.0, 2.0]
     assert len(calls) == 2 and [p.name for p in path.parent.iterdir()] == ["patch.pt"]
+
+
+def test_cells_without_an_epsilon_pair_only_with_themselves():
+    # a minimal-norm attack has eps_255 = NaN; its cell must neither vanish nor pair with the other cell's ε
+    rows = _rows()
+    alma = rows[rows.weighting.isin(["none", "E"])].assign(attack="alma_prox", eps_255=float("nan"))
+    alma = alma.assign(n_wrong_adv=alma.n_wrong_adv.where(alma.weighting.eq("none"), 99))
+    both = pd.concat([rows, alma], ignore_index=True)
+    table = per_image_table(both)
+    assert len(table) == 6  # 3 images × 2 cells, no cross combinations
+    wins = wins_over_baseline(both).reset_index()
+    assert len(wins) == 2
+    assert wins.loc[wins.attack.eq("ifgsm"), "E"].item() == pytest.approx(100 * 2 / 3)
+    alma_wins = wins[wins.attack.eq("alma_prox")]
+    assert alma_wins.eps_255.isna().all() and alma_wins.E.item() == 100.0
+    assert math.isnan(alma_wins.L0.item())  # no L0 rows for ALMA prox: no share, not 0 %
+    stats = paired_vs_baseline(both).reset_index()
+    alma_e = stats[stats.attack.eq("alma_prox") & stats.weighting.eq("E")]
+    assert alma_e.n_images.item() == 3 and alma_e["mean"].item() == pytest.approx(99 - 20)
+    worst = worst_case(both, ["none", "E"], "worst")
+    assert len(worst) == 6 and worst.loc[worst.attack.eq("alma_prox"), "source"].eq("E").all()

@@ -89,7 +89,10 @@ def per_image_table(rows: pd.DataFrame, cell: Sequence[str] = CELL, columns: str
         raise ValueError(f"{int(dup.sum())} rows repeat a ({', '.join(keys)}) key, e.g. {first}: rows of two "
                          "configurations are mixed; select one configuration first")  # fmt: skip
     table = rows.assign(apsr=per_image_apsr(rows))
-    return table.pivot_table(index=[*cell, "image_id"], columns=columns, values="apsr", dropna=False)
+    # dropna=False keeps cells whose ε is NaN (minimal-norm attacks) but pairs every index level with every other:
+    # the combinations no row has come out all-NaN and are dropped.
+    per_image = table.pivot_table(index=[*cell, "image_id"], columns=columns, values="apsr", dropna=False)
+    return per_image.dropna(how="all")
 
 
 def gains_over_baseline(per_image: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
@@ -106,7 +109,7 @@ def gains_over_baseline(per_image: pd.DataFrame, baseline: str = "none") -> pd.D
 def paired_vs_baseline(rows: pd.DataFrame, baseline: str = "none", cell: Sequence[str] = CELL) -> pd.DataFrame:
     """Per (cell, weighting): :func:`difference_stats` of the per-image APSR gain over ``baseline`` (points)."""
     diffs = gains_over_baseline(per_image_table(rows, cell), baseline)
-    stats = diffs.groupby([*cell, "weighting"], sort=False).diff_points.apply(difference_stats).unstack()
+    stats = diffs.groupby([*cell, "weighting"], sort=False, dropna=False).diff_points.apply(difference_stats).unstack()
     return stats.astype({"n_images": int, "better": int, "worse": int})
 
 
@@ -117,7 +120,8 @@ def wins_over_baseline(
     (images of every model in a group count together); one column per weighting."""
     per_image = per_image_table(rows, cell)
     others = [c for c in per_image.columns if c != baseline]
-    better = per_image[others].gt(per_image[baseline], axis=0)
+    both = per_image[others].notna() & per_image[[baseline]].notna().to_numpy()
+    better = per_image[others].gt(per_image[baseline], axis=0).where(both)  # NaN (not a loss) without a partner
     return better.groupby(list(by), dropna=False).mean() * 100
 
 
@@ -130,7 +134,7 @@ def pooled_gain(
 ) -> pd.DataFrame:
     """Gain of each weighting's ``metric`` over ``baseline``'s in a summary (one row per cell and weighting),
     averaged over the cells of each ``by`` group (e.g. over models); one column per weighting."""
-    table = summary.pivot_table(index=list(cell), columns="weighting", values=metric, dropna=False)
+    table = summary.pivot_table(index=list(cell), columns="weighting", values=metric, dropna=False).dropna(how="all")
     if baseline not in table.columns:
         raise ValueError(f"baseline {baseline!r} has no {metric} in the summary; weightings: {list(table.columns)}")
     gains = table.drop(columns=baseline).sub(table[baseline], axis=0)
@@ -146,7 +150,7 @@ def worst_case(rows: pd.DataFrame, weightings: Sequence[str], label: str, cell: 
     rank = {w: i for i, w in enumerate(weightings)}
     sub = rows[rows["weighting"].isin(weightings)]
     sub = sub.assign(_apsr=per_image_apsr(sub)).sort_values("weighting", key=lambda w: w.map(rank), kind="stable")
-    best = sub.loc[sub.groupby([*cell, "image_id"], sort=False)["_apsr"].idxmax()].drop(columns="_apsr")
+    best = sub.loc[sub.groupby([*cell, "image_id"], sort=False, dropna=False)["_apsr"].idxmax()].drop(columns="_apsr")
     return best.assign(source=best["weighting"], weighting=label, options="", config=label)
 
 
