@@ -79,6 +79,8 @@ def test_wins_over_baseline_counts_strict_wins_per_group():
     # m: E wins a, c (b ties), L0 wins a, c; m2: none of the 0-wrong weightings wins -> 2 of 6 images
     assert wins.loc[("ifgsm", 4.0), "E"] == pytest.approx(100 * 2 / 6)
     assert wins.loc[("ifgsm", 4.0), "L0"] == pytest.approx(100 * 2 / 6)
+    with pytest.raises(ValueError, match="baseline 'CR'"):
+        wins_over_baseline(rows, baseline="CR")
 
 
 def test_pooled_gain_averages_cells_of_a_group():

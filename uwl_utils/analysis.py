@@ -95,12 +95,17 @@ def per_image_table(rows: pd.DataFrame, cell: Sequence[str] = CELL, columns: str
     return per_image.dropna(how="all")
 
 
+def _others(per_image: pd.DataFrame, baseline: str) -> list:
+    """The columns of a per-image table other than ``baseline``, which must be one of them."""
+    if baseline not in per_image.columns:
+        raise ValueError(f"baseline {baseline!r} is not a column; columns: {list(per_image.columns)}")
+    return [c for c in per_image.columns if c != baseline]
+
+
 def gains_over_baseline(per_image: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
     """Long table of per-image differences ``column − baseline`` (points) of :func:`per_image_table`, one row per
     (cell, image, column) with the column's name under ``weighting`` and the difference under ``diff_points``."""
-    if baseline not in per_image.columns:
-        raise ValueError(f"baseline {baseline!r} is not a column; columns: {list(per_image.columns)}")
-    others = [c for c in per_image.columns if c != baseline]
+    others = _others(per_image, baseline)
     diffs = per_image[others].sub(per_image[baseline], axis=0)
     diffs.columns.name = "weighting"
     return diffs.stack().rename("diff_points").reset_index()
@@ -119,7 +124,7 @@ def wins_over_baseline(
     """Share of images (%) on which each weighting's APSR is strictly above ``baseline``'s, grouped by ``by``
     (images of every model in a group count together); one column per weighting."""
     per_image = per_image_table(rows, cell)
-    others = [c for c in per_image.columns if c != baseline]
+    others = _others(per_image, baseline)
     both = per_image[others].notna() & per_image[[baseline]].notna().to_numpy()
     better = per_image[others].gt(per_image[baseline], axis=0).where(both)  # NaN (not a loss) without a partner
     return better.groupby(list(by), dropna=False).mean() * 100
