@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from uwl_utils.data.classes import CITYSCAPES_CLASSES
-from uwl_utils.data.synthetic.render import (
-    rgb255,
-)
+from uwl_utils.data.synthetic.render import rgb255
 
 HEIGHT, WIDTH, SCALE = 128, 256, 2
 

@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from uwl_utils.data.synthetic.city.constants import Z_FAR
-from uwl_utils.data.synthetic.render import (
-    Point,
-)
+from uwl_utils.data.synthetic.render import Point
 
 
 @dataclass(frozen=True)
