@@ -22,6 +22,7 @@ import torch
 
 from uwl_utils.experiment import ATTACKS, AttackConfig, resolve_device
 from uwl_utils.metrics import apsr
+from uwl_utils.models import REPO_ROOT
 from uwl_utils.viz import show_segmentations
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 REAL_DATASETS = ("cityscapes", "voc")
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"  # the numbered notebooks of the repository
+NOTEBOOKS = REPO_ROOT / "notebooks"  # the numbered notebooks of the repository
 
 
 @dataclass
