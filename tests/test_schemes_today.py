@@ -85,10 +85,10 @@ def example():
 
 
 def test_modern_schemes_are_registered_and_recorded():
-    assert MODERN_SCHEMES == ("SegPGD", "CosPGD", "MaskCE", "MaskCE-Bal", "JS")
+    assert MODERN_SCHEMES == ("SegPGD", "CosPGD", "MaskCE", "MaskCE-Bal", "JS", "MaskNCL", "NCL")
     assert PAPER_SCHEMES == ("none", "M", "D", "Mbar", "E", "L0", "L0+E")
     assert set(SCHEMES) == set(PAPER_SCHEMES) | set(MODERN_SCHEMES) | {"CR"}
-    assert set(PIXEL_LOSSES) == {"JS"}
+    assert set(PIXEL_LOSSES) == {"JS", "MaskNCL", "NCL"}
     for scheme in MODERN_SCHEMES:
         w = as_weighting(scheme)
         assert w == Weighting(scheme)
@@ -106,17 +106,19 @@ def test_unknown_scheme_error_lists_every_scheme():
         Weighting("SEA")
     for scheme in (*PAPER_SCHEMES, *MODERN_SCHEMES):
         assert scheme in str(err.value)
-    assert "known schemes: none, M, D, Mbar, E, L0, L0+E, SegPGD, CosPGD, MaskCE, MaskCE-Bal, JS" in str(err.value)
+    assert "known schemes: none, M, D, Mbar, E, L0, L0+E, SegPGD, CosPGD, MaskCE, MaskCE-Bal, JS, MaskNCL, NCL" in str(err.value)
 
 
 @pytest.mark.parametrize("scheme", MODERN_SCHEMES)
 def test_every_modern_scheme_is_zero_on_ignore_and_nonnegative(example, scheme):
+    """Weights are ≥ 0; so are the losses, except the normalised correct logit's −z_y/‖z‖₂ ∈ [−1, 1]."""
     logits, labels = example
     w = pixel_weights(logits, labels, scheme, step=(2, 5))
     loss = Weighting(scheme).pixel_loss(logits, labels, step=(2, 5))
-    for t in (w, loss):
+    lowest = -1.0 if scheme in ("MaskNCL", "NCL") else 0.0
+    for t, floor in ((w, 0.0), (loss, lowest)):
         assert t.shape == labels.shape
-        assert torch.all(t[labels == 255] == 0) and torch.all(t >= 0)
+        assert torch.all(t[labels == 255] == 0) and torch.all(t >= floor)
 
 
 # --- SegPGD --------------------------------------------------------------------------------------------------
@@ -275,6 +277,15 @@ def test_js_matches_the_general_definition_in_value_and_gradient(example):
     vb.sum().backward()
     torch.testing.assert_close(a.grad, b.grad)
     assert torch.all(a.grad.permute(0, 2, 3, 1)[labels == 255] == 0)  # ignore pixels get no gradient
+
+
+def test_normalized_correct_logit_losses_by_hand():
+    """NCL: −z_y/‖z‖₂ per valid pixel (z = log p here); MaskNCL keeps only the correctly classified pixels (0, 2)."""
+    logits, labels = hand_logits(), hand_labels()
+    ncl = [-math.log(p[y]) / math.sqrt(sum(math.log(q) ** 2 for q in p)) for p, y in zip(PROBS[:3], LABELS[:3])]
+    assert flat(Weighting("NCL").pixel_loss(logits, labels)) == pytest.approx([*ncl, 0.0])
+    assert flat(Weighting("MaskNCL").pixel_loss(logits, labels)) == pytest.approx([ncl[0], 0.0, ncl[2], 0.0])
+    assert Weighting("MaskNCL").loss(logits, labels).item() == pytest.approx(expected_loss([1, 0, 1, 0], ncl + [0]))
 
 
 # --- inside the attacks --------------------------------------------------------------------------------------

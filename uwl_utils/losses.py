@@ -19,7 +19,11 @@ Beyond the paper (``MODERN_SCHEMES``, for comparison; each function's docstring 
 - ``"MaskCE"``: w = 1 on correctly classified pixels, else 0 (Croce, Singh & Hein, ECCV 2024, "SEA"),
 - ``"MaskCE-Bal"``: the MaskCE mask times the per-image class-balancing weight 1 − n_{y_z}/|Z| (same paper),
 - ``"JS"``: w = 1, but the per-pixel loss is the Jensen–Shannon divergence JS(softmax(z) ‖ onehot(y)) instead
-  of CE (same paper). Schemes that replace the per-pixel loss are listed in ``PIXEL_LOSSES``.
+  of CE (same paper),
+- ``"MaskNCL"``: the MaskCE mask on the negative normalised correct logit −z_y/‖z‖₂ instead of CE (same paper,
+  L_MNCL); ``"NCL"`` is the same loss unmasked (the loss SEA's release tracks for it).
+
+Schemes that replace the per-pixel loss are listed in ``PIXEL_LOSSES``.
 
 Every scheme keeps the paper's convention: only valid pixels (label ≠ 255) contribute and the per-image sum is
 divided by |Z| = H·W.
@@ -49,6 +53,7 @@ __all__ = [
     "pixel_weights",
     "pixel_cross_entropy",
     "pixel_js_divergence",
+    "pixel_normalized_correct_logit",
     "segpgd_lambda",
     "SCHEMES",
     "PAPER_SCHEMES",
@@ -203,6 +208,18 @@ def pixel_js_divergence(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return js.clamp_min(0) * valid
 
 
+def pixel_normalized_correct_logit(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-pixel negative normalised correct logit −z_y/‖z‖₂ [N,H,W], 0 on ignore pixels (255).
+
+    SEA's L_NCL (Croce, Singh & Hein, ECCV 2024): maximising it lowers the label's logit relative to the
+    logit vector's length, so it cannot grow by scaling all logits. The norm keeps its gradient, as in the
+    authors' release. In [−1, 1].
+    """
+    valid = labels != IGNORE_INDEX
+    z_y = logits.gather(1, (labels * valid).unsqueeze(1)).squeeze(1)
+    return -z_y / logits.norm(dim=1).clamp_min(1e-12) * valid
+
+
 # scheme -> weight function (before masking by the valid pixels); None means w = 1.
 def _certified_radius(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
     """The CR framework's weight needs randomized smoothing of the model, not just logits: only cr_pgd has it."""
@@ -222,15 +239,21 @@ SCHEMES: dict[str, Callable[[Weighting, _SchemeInputs], torch.Tensor] | None] = 
     "MaskCE": _mask_ce,
     "MaskCE-Bal": _mask_ce_bal,
     "JS": None,
+    "MaskNCL": _mask_ce,
+    "NCL": None,
     "CR": _certified_radius,
 }
 PAPER_SCHEMES = ("none", "M", "D", "Mbar", "E", "L0", "L0+E")
-MODERN_SCHEMES = ("SegPGD", "CosPGD", "MaskCE", "MaskCE-Bal", "JS")
+MODERN_SCHEMES = ("SegPGD", "CosPGD", "MaskCE", "MaskCE-Bal", "JS", "MaskNCL", "NCL")
 
 # scheme -> per-pixel loss (logits, labels) -> [N,H,W], 0 on ignore pixels, for schemes that replace the
 # cross-entropy; every other scheme weights pixel_cross_entropy. Attacks that use only the weights (ALMA prox
 # weights its constraint penalty, not a CE) see w = 1 for these schemes, i.e. the same as "none".
-PIXEL_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"JS": pixel_js_divergence}
+PIXEL_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "JS": pixel_js_divergence,
+    "MaskNCL": pixel_normalized_correct_logit,
+    "NCL": pixel_normalized_correct_logit,
+}
 
 
 @dataclass(frozen=True)
