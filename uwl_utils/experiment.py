@@ -51,13 +51,15 @@ ATTACKS = {
     "ifgsm": attack_lib.ifgsm,
     "pgd": attack_lib.pgd,
     "minimal_pgd": attack_lib.minimal_pgd,
+    "apgd": attack_lib.apgd,
+    "sea": attack_lib.sea,
     "alma_prox": attack_lib.alma_prox,
     "cr_pgd": attack_lib.cr_pgd,
     "sparse_ifgsm": attack_lib.sparse_ifgsm,
     "uniform_noise": attack_lib.uniform_noise,
     "patch_eot": attack_lib.patch_eot,
 }
-_NOT_RECORDED = {"model", "images", "labels", "weighting", "progress", "return_eps", "return_labels"}
+_NOT_RECORDED = {"model", "images", "labels", "weighting", "progress", "return_eps", "return_labels", "info"}
 
 
 @dataclass(frozen=True)

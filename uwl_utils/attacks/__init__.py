@@ -6,11 +6,13 @@ the attack's ε-ball.
 """
 
 from uwl_utils.attacks.alma_prox import alma_prox
+from uwl_utils.attacks.apgd import apgd
 from uwl_utils.attacks.cr import cr_pgd
 from uwl_utils.attacks.fgsm import fgsm, ifgsm, ifgsm_steps
 from uwl_utils.attacks.noise import uniform_noise
 from uwl_utils.attacks.patch import apply_patch, patch_eot, train_patch
 from uwl_utils.attacks.pgd import minimal_pgd, pgd
+from uwl_utils.attacks.sea import sea
 from uwl_utils.attacks.sparse import sparse_ifgsm
 
 __all__ = [
@@ -19,6 +21,8 @@ __all__ = [
     "ifgsm_steps",
     "pgd",
     "minimal_pgd",
+    "apgd",
+    "sea",
     "alma_prox",
     "cr_pgd",
     "sparse_ifgsm",
