@@ -122,11 +122,12 @@ def _apgd_stage(
     such iterate, and the run stops once every image has (the release's early stop, batch-independent here).
     """
     project = project_linf if norm == "linf" else project_l2
-    total = steps + 1  # evaluations: the start and one after each iteration
 
     def evaluate(x: torch.Tensor, j: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        _, grad, logits = loss_and_grad(model, x, labels, weighting, step=(j + 1, total))
-        tracked = track.loss(logits, labels, step=(j + 1, total), validate=False)
+        # evaluation j's gradient drives update j + 1: step context (j + 1, steps); the last one is unused
+        step = (min(j + 1, steps), steps)
+        _, grad, logits = loss_and_grad(model, x, labels, weighting, step=step)
+        tracked = track.loss(logits, labels, step=step, validate=False)
         return tracked, grad, success_fraction(logits, labels)
 
     tracked, grad, frac = evaluate(x, 0)
