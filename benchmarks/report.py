@@ -367,6 +367,18 @@ def _run_markdown(run: Mapping[str, Any]) -> list[str]:
             f"difference {paper['apsr_diff_points']:+.1f} points.",
             "",
         ]
+    ap = run.get("apgd")
+    if ap:
+        lines += [
+            f"**6. APGD vs PGD** — time per forward+backward pass, APGD / PGD (batch {ap['batch']}, {ap['steps']} "
+            f"iterations: PGD {ap['steps']} passes, APGD {ap['apgd_passes']}; median of ratios paired by repetition)",
+            "",
+        ]
+        rows = [
+            [f"`{s}`", f"{r['pgd_ms_per_pass']:.1f}", f"{r['apgd_ms_per_pass']:.1f}", f"{r['ratio']:.3f}"]
+            for s, r in ap["rows"].items()
+        ]
+        lines += _table(["weighting", "PGD ms/pass", "APGD ms/pass", "ratio"], rows) + [""]
     return lines
 
 

@@ -28,7 +28,8 @@ from benchmarks.timing import (
     run_passes,
     timed,
 )
-from uwl_utils.attacks import alma_prox, cr_pgd, fgsm, ifgsm, ifgsm_steps, pgd
+from uwl_utils.attacks import alma_prox, apgd, cr_pgd, fgsm, ifgsm, ifgsm_steps, pgd
+from uwl_utils.attacks.base import AttackInfo
 from uwl_utils.losses import PAPER_SCHEMES, Weighting
 from uwl_utils.metrics import apsr
 
@@ -72,12 +73,16 @@ class Profile:
     paper_ifgsm_reps: int = 3
     paper_alma_steps: int = 500
     paper_weighting: str = "L0"
+    # 6: APGD against PGD, time per forward+backward pass, without and with a weighting
+    apgd_steps: int = 10
+    apgd_schemes: tuple[str, ...] = ("none", "E", "L0")
 
     def as_record(self) -> dict[str, object]:
         rec = asdict(self)
         for key in ("eps", "batching_eps", "paper_ifgsm_eps"):
             rec[key + "_255"] = round(rec.pop(key) * 255, 6)
         rec["batch_sizes"] = list(self.batch_sizes)
+        rec["apgd_schemes"] = list(self.apgd_schemes)
         return rec
 
 
@@ -591,7 +596,44 @@ def paper_claim(setup: Setup, profile: Profile) -> dict[str, object]:
     return out
 
 
-SECTIONS = ("overhead", "batching", "peers", "paper")  # "overhead" holds sections 1 (overhead) and 2 (floor)
+# --- 6: APGD against PGD ---------------------------------------------------------------------------------------
+
+
+def apgd_vs_pgd(setup: Setup, profile: Profile) -> dict[str, object]:
+    """APGD's time per forward+backward pass over PGD's, per scheme, at ``overhead_batch`` and ε = ``eps``.
+
+    Both run ``apgd_steps`` iterations (APGD evaluates the start too: one pass more, counted from its
+    ``AttackInfo``). Per repetition each scheme's PGD and APGD run back to back; the ratio is the median over
+    repetitions of the ratio of their times per pass.
+    """
+    x, y = setup.batch(profile.overhead_batch)
+    steps, eps = profile.apgd_steps, profile.eps
+    info = AttackInfo()
+    calls: dict[str, Callable[[], object]] = {}
+    for s in profile.apgd_schemes:
+        calls[f"pgd/{s}"] = lambda s=s: pgd(setup.model, x, y, eps=eps, steps=steps, weighting=s)
+        calls[f"apgd/{s}"] = lambda s=s: apgd(setup.model, x, y, eps=eps, steps=steps, weighting=s, info=info)
+    for call in calls.values():  # warm-up
+        call()
+    apgd_passes = info.iterations
+    groups = {s: [[(f"pgd/{s}", calls[f"pgd/{s}"]), (f"apgd/{s}", calls[f"apgd/{s}"])]] for s in profile.apgd_schemes}
+    setup.log(f"[{setup.label}] APGD vs PGD: {len(calls)} configurations × {profile.reps}")
+    times = _grouped(groups, profile.reps, setup.sync, setup.log)
+    rows = {}
+    for s in profile.apgd_schemes:
+        per_pass_apgd = [t / apgd_passes for t in times[f"apgd/{s}"]]
+        per_pass_pgd = [t / steps for t in times[f"pgd/{s}"]]
+        rows[s] = {
+            "apgd_ms_per_pass": 1000 * median(per_pass_apgd),
+            "pgd_ms_per_pass": 1000 * median(per_pass_pgd),
+            "ratio": paired_ratio(per_pass_apgd, per_pass_pgd),
+            "apgd_times_s": times[f"apgd/{s}"],
+            "pgd_times_s": times[f"pgd/{s}"],
+        }
+    return {"batch": profile.overhead_batch, "steps": steps, "apgd_passes": apgd_passes, "rows": rows}
+
+
+SECTIONS = ("overhead", "batching", "peers", "paper", "apgd")  # "overhead" holds sections 1 (overhead) and 2 (floor)
 
 
 def run_sections(
@@ -612,6 +654,8 @@ def run_sections(
             result = overhead_and_floor(setup, profile)
         elif name == "batching":
             result = batching(setup, profile)
+        elif name == "apgd":
+            result = apgd_vs_pgd(setup, profile)
         elif name == "peers":
             result = peers_section(setup, profile, peers)
         else:

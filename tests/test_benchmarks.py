@@ -49,6 +49,8 @@ TINY = scaled(
     paper_ifgsm_eps=2 / 255,
     paper_ifgsm_reps=1,
     paper_alma_steps=2,
+    apgd_steps=2,
+    apgd_schemes=("none", "L0"),
 )
 
 
@@ -185,6 +187,12 @@ def test_runner_writes_well_formed_json_and_markdown(toy_result, tmp_path):
     paper = run["paper"]
     assert 0 <= paper["ifgsm"]["apsr"] <= 1 and 0 <= paper["alma_prox"]["apsr"] <= 1
     assert paper["time_share"] == pytest.approx(paper["ifgsm"]["s_per_image"] / paper["alma_prox"]["s_per_image"])
+    ap = run["apgd"]
+    assert ap["steps"] == 2 and ap["apgd_passes"] == 3  # APGD evaluates its start too
+    assert set(ap["rows"]) == {"none", "L0"}
+    for r in ap["rows"].values():
+        per_pass = [(a / 3) / (p / 2) for a, p in zip(r["apgd_times_s"], r["pgd_times_s"], strict=True)]
+        assert r["ratio"] == pytest.approx(sorted(per_pass)[len(per_pass) // 2]) and r["ratio"] > 0
     assert data["skipped"] == {"GPU": "no CUDA device (test)"}
     names = [t["target"] for t in data["targets"]]
     assert any(n.startswith("weighting overhead ifgsm") for n in names)
@@ -202,11 +210,12 @@ def test_runner_writes_well_formed_json_and_markdown(toy_result, tmp_path):
         "3. Batching",
         "4. Peers",
         "5. Paper's runtime claim",
+        "6. APGD vs PGD",
         "### Targets",
         "Skipped: no CUDA device (test)",
     ):
         assert heading in text
-    assert _check_markdown_tables(text) >= 7
+    assert _check_markdown_tables(text) >= 8
 
 
 def test_targets_flag_misses_from_given_numbers():

@@ -126,8 +126,8 @@ def _apgd_stage(
     def evaluate(x: torch.Tensor, j: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         # evaluation j's gradient drives update j + 1: step context (j + 1, steps); the last one is unused
         step = (min(j + 1, steps), steps)
-        _, grad, logits = loss_and_grad(model, x, labels, weighting, step=step)
-        tracked = track.loss(logits, labels, step=step, validate=False)
+        loss, grad, logits = loss_and_grad(model, x, labels, weighting, step=step)
+        tracked = loss if track == weighting else track.loss(logits, labels, step=step, validate=False)
         return tracked, grad, success_fraction(logits, labels)
 
     tracked, grad, frac = evaluate(x, 0)
