@@ -378,7 +378,7 @@ def _run_markdown(run: Mapping[str, Any]) -> list[str]:
             [f"`{s}`", f"{r['pgd_ms_per_pass']:.1f}", f"{r['apgd_ms_per_pass']:.1f}", f"{r['ratio']:.3f}"]
             for s, r in ap["rows"].items()
         ]
-        lines += _table(["weighting", "PGD ms/pass", "APGD ms/pass", "ratio"], rows) + [""]
+        lines += markdown_table(["weighting", "PGD ms/pass", "APGD ms/pass", "ratio"], rows) + [""]
     return lines
 
 

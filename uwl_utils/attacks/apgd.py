@@ -1,4 +1,4 @@
-"""APGD for segmentation (Croce & Hein, ICML 2020, Alg. 1), with SEA's progressive radius (Croce, Singh & Hein).
+"""APGD for segmentation (Croce & Hein, ICML 2020, Alg. 1) with SEA's progressive radius (docs/attacks.md §APGD).
 
 APGD is PGD with momentum 0.75 and a step size that starts at 2ε and is halved at checkpoints when the loss
 stalls; a halving restarts from the point of highest loss. Everything is per image: step sizes, checkpoint

@@ -1,4 +1,4 @@
-"""SEA, the Segmentation Ensemble Attack (Croce, Singh & Hein, ECCV 2024, Sec. 3.2).
+"""SEA, the Segmentation Ensemble Attack (Croce, Singh & Hein, ECCV 2024, Sec. 3.2; docs/attacks.md §SEA).
 
 One APGD run per loss, each with the progressive radius 2ε → 1.5ε → ε (30/30/40 % of the iterations), and
 per image the adversarial of the loss with the highest APSR. Defaults as the authors' release: 300
