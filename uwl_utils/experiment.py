@@ -135,7 +135,8 @@ def _config_record(dataset_key: dict, model_key: dict, attack: AttackConfig, wei
 
 
 def model_identity(model: torch.nn.Module, name: str) -> dict:
-    """A model's identity: its name and, where it came from a file, that file's content hash (16 hex digits).
+    """A model's identity: its name and, where it came from a file, that file's content hash (16 hex digits);
+    for a model wrapped by :func:`uwl_utils.adapters.wrap` without a file, the hash of its state instead.
 
     Part of every configuration's key, so a retrained checkpoint gets new rows; notebooks add it to the
     settings of what they cache (a trained patch) for the same reason.
@@ -144,6 +145,8 @@ def model_identity(model: torch.nn.Module, name: str) -> dict:
     digest = None
     if path is not None and Path(path).is_file():
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    elif callable(getattr(model, "state_digest", None)):
+        digest = model.state_digest()
     return {"model": name, "checkpoint": digest}
 
 
@@ -281,7 +284,7 @@ def _rows(dataset, model_key, record, ids, images, labels, clean_pred, adv, adv_
         out.append(
             {
                 "dataset": dataset,
-                **model_key,  # model name and checkpoint hash (None for a model not loaded from a file)
+                **model_key,  # model name and checkpoint hash (a wrapped model: its state hash; else None)
                 **record,
                 "image_id": ids[i],
                 "n_valid": int(valid[i].sum()),

@@ -4,7 +4,9 @@ Names are ``"<dataset>/<architecture>"``: the paper's zoo (``cityscapes/*``, ``v
 checkpoints) and the embedded default's tiny models of the same families (``synth_city/*``,
 ``synth_voc/*``, checkpoints committed under ``data/checkpoints/``). ``load_model`` returns a
 :class:`SegmentationModel`: images [N,3,H,W] RGB in [0,1] in, logits [N,C,H,W] at the input size out,
-normalisation inside, always in eval mode with frozen weights (ready for attacks).
+normalisation inside, always in eval mode with frozen weights (ready for attacks). A user's own network goes
+behind the same convention with :func:`wrap` (:mod:`uwl_utils.adapters`); names registered from a user's
+registry file or module (:mod:`uwl_utils.user_models`) load through ``load_model`` like the package's own.
 
 Checkpoint files are always read with ``torch.load(..., weights_only=True)``; see :func:`read_checkpoint`.
 """
@@ -27,19 +29,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.hub import download_url_to_file
 
-from uwl_utils.data.classes import (
-    CITYSCAPES_CLASSES,
-    CITYSCAPES_PALETTE,
-    IGNORE_INDEX,
-    VOC_CLASSES,
-    VOC_PALETTE,
-)
+from uwl_utils.adapters import LABEL_SPACES, WrappedModel, wrap
+from uwl_utils.data.classes import IGNORE_INDEX
 
 __all__ = [
     "MODELS",
     "CheckpointError",
     "ModelSpec",
     "SegmentationModel",
+    "WrappedModel",
     "build_config",
     "build_segmentor",
     "checkpoint_path",
@@ -47,17 +45,13 @@ __all__ = [
     "load_model",
     "read_checkpoint",
     "save_checkpoint",
+    "wrap",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ZOO_URL = "https://download.openmmlab.com/mmsegmentation/v0.5/"
 
-_LABEL_SPACES = {
-    "cityscapes": (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE),
-    "synth_city": (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE),
-    "voc": (VOC_CLASSES, VOC_PALETTE),
-    "synth_voc": (VOC_CLASSES, VOC_PALETTE),
-}
+_LABEL_SPACES = LABEL_SPACES  # data set -> (class names, palette)
 
 
 @dataclass(frozen=True)
@@ -509,13 +503,19 @@ def _load_weights(segmentor: nn.Module, state: dict[str, torch.Tensor], spec: Mo
 
 def load_model(
     name: str, device: str | torch.device = "cpu", checkpoint: str | Path | None = None
-) -> SegmentationModel:
+) -> SegmentationModel | WrappedModel:
     """Build ``name`` with its trained weights; returns a frozen :class:`SegmentationModel` in eval mode.
 
     ``checkpoint`` is a local file; without it, tiny models read their committed file and zoo models the
     cache folder (downloading the published file there when absent). ``device="auto"`` picks CUDA when
-    available.
+    available. A user's registered name (:mod:`uwl_utils.user_models`) is built by its own entry.
     """
+    from uwl_utils.user_models import USER_MODELS, build_user_model
+
+    if name in USER_MODELS:
+        if checkpoint is not None:
+            raise ValueError(f"{name!r} is a user model: give its checkpoint in its registry entry")
+        return build_user_model(name, _resolve_device(device))
     spec = get_spec(name)
     path = Path(checkpoint) if checkpoint is not None else _find_checkpoint(spec)
     state, _ = read_checkpoint(path)

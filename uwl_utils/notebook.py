@@ -3,7 +3,9 @@
 A notebook keeps its two profiles side by side (``quick``: the committed default, sized for a CPU demo;
 ``paper``: the paper's settings for a GPU) and calls :func:`setup` with its papermill parameters. A
 parameter left at ``None`` takes the profile's value. Bad parameters raise a ``ValueError`` in that cell,
-saying what to change.
+saying what to change. ``MODEL_SPEC`` brings a user's own models in (:func:`resolve_model`,
+:mod:`uwl_utils.user_models`); their output channels are checked against the data set's classes in
+:func:`setup`, before any work.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 from uwl_utils.experiment import ATTACKS, AttackConfig, resolve_device
 from uwl_utils.metrics import apsr
 from uwl_utils.models import REPO_ROOT
+from uwl_utils.user_models import anchor_spec, register_spec
 from uwl_utils.viz import show_segmentations
 
 __all__ = [
@@ -31,6 +34,8 @@ __all__ = [
     "notebook_dir",
     "as_list",
     "default_models",
+    "check_model_classes",
+    "resolve_model",
     "compare_attack",
     "attack_explorer",
     "REAL_DATASETS",
@@ -109,12 +114,65 @@ def _check_dataset(dataset: str, data_root: str | None) -> None:
             raise ValueError(f"DATA_ROOT={str(data_root)!r} does not exist; point it at the {dataset} folder")
 
 
-def _check_models(models: Sequence[str], dataset: str) -> None:
-    from uwl_utils.models import MODELS
+def check_model_classes(model: torch.nn.Module, dataset: Any, name: str) -> None:
+    """ValueError unless ``model`` outputs one channel per class of ``dataset`` (and, where the model names its
+    classes, the same names in the same order)."""
+    n_model, n_data = int(model.num_classes), int(dataset.num_classes)
+    data_names = tuple(dataset.class_names)
+    if n_model != n_data:
+        raise ValueError(f"model {name!r} outputs {n_model} classes but DATASET={dataset.name!r} has {n_data} "
+                         f"({', '.join(data_names[:5])}, ...); pick a model trained on its label space")  # fmt: skip
+    names = tuple(getattr(model, "class_names", ()) or ())
+    generic = names == tuple(f"class {k}" for k in range(n_model))  # wrap() without classes=: nothing to compare
+    if names and not generic and names != data_names:
+        k = next(i for i, (a, b) in enumerate(zip(names, data_names, strict=True)) if a != b)
+        raise ValueError(f"model {name!r} calls class {k} {names[k]!r} but DATASET={dataset.name!r} calls it "
+                         f"{data_names[k]!r}; the model's classes must follow the data set's order")  # fmt: skip
 
+
+def resolve_model(
+    spec: str, dataset: Any, device: str | torch.device = "cpu", name: str | None = None
+) -> tuple[str, torch.nn.Module]:
+    """A ``MODEL_SPEC`` as (name, model ready for attacks), its classes checked against ``dataset``.
+
+    ``spec``: a registry file, a Python file or module with ``UWL_MODELS``, or a factory
+    ``package.module:function`` (see :func:`uwl_utils.user_models.register_spec`); ``name`` picks one entry
+    when the spec registers several. ``dataset`` is a data set object or a name for ``load_dataset``.
+    """
+    from uwl_utils.data import load_dataset
+    from uwl_utils.models import load_model
+
+    names = register_spec(spec)
+    if name is None and len(names) != 1:
+        raise ValueError(f"MODEL_SPEC={spec!r} registers {names}; pick one with name=")
+    if name is not None and name not in names:
+        raise ValueError(f"MODEL_SPEC={spec!r} registers {names}, not {name!r}")
+    chosen = name or names[0]
+    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    model = load_model(chosen, device=device)
+    check_model_classes(model, data, chosen)
+    return chosen, model
+
+
+def _check_models(models: Sequence[str], dataset: str, data_root: str | None, size: Sequence[int] | None) -> None:
+    """Registered models must be trained for ``dataset``; a user's models must output its classes (built once
+    on the CPU to read their output channels)."""
+    from uwl_utils.models import MODELS, load_model
+    from uwl_utils.user_models import USER_MODELS
+
+    data = None
     for name in models:
+        if name in USER_MODELS:
+            if data is None:
+                from uwl_utils.data import load_dataset
+
+                data = load_dataset(dataset, root=data_root, size=tuple(size) if size is not None else None)
+            check_model_classes(load_model(name), data, name)
+            continue
         if name not in MODELS:
-            raise ValueError(f"MODELS contains unknown model {name!r}; known models: {sorted(MODELS)}")
+            known = sorted(MODELS) + sorted(USER_MODELS)
+            raise ValueError(f"MODELS contains unknown model {name!r}; known models: {known} (a model of your "
+                             "own: MODEL_SPEC, see README 'Your own model')")  # fmt: skip
         if MODELS[name].dataset != dataset:
             raise ValueError(
                 f"model {name!r} is trained for {MODELS[name].dataset!r}, not DATASET={dataset!r}; "
@@ -129,6 +187,7 @@ def setup(
     DEVICE: str = "auto",
     DATASET: str,
     MODELS: Sequence[str] | None = None,
+    MODEL_SPEC: str | None = None,
     N_IMAGES: int | None = None,
     IMAGE_SIZE: Sequence[int] | None = None,
     BATCH_SIZE: int | None = None,
@@ -146,6 +205,8 @@ def setup(
     Relative ``OUT_DIR`` / ``RESULTS_DIR`` resolve against the notebook's folder whatever the working directory
     (:func:`notebook_dir`). ``THREADS`` pins torch's CPU threads (None: every core of the machine), so that a
     neighbouring job cannot make a run oversubscribe the cores.
+    ``MODEL_SPEC`` registers a user's models (:func:`uwl_utils.user_models.register_spec`; a relative file
+    resolves like ``OUT_DIR``); they are the notebook's models unless ``MODELS`` names others.
     """
     if PROFILE not in profiles:
         raise ValueError(f"PROFILE={PROFILE!r} is unknown; use one of {list(profiles)}")
@@ -154,12 +215,14 @@ def setup(
                  for k, v in overrides.items()}  # fmt: skip
     prof = dict(profiles[PROFILE])
     _check_dataset(DATASET, DATA_ROOT)
-    models = list(MODELS) if MODELS is not None else list(prof.pop("models", None) or default_models(DATASET))
+    here = notebook_dir(NOTEBOOK)
+    spec_models = register_spec(anchor_spec(MODEL_SPEC, here)[0]) if MODEL_SPEC is not None else []
+    models = list(MODELS if MODELS is not None else spec_models or prof.get("models") or default_models(DATASET))
     prof.pop("models", None)
-    _check_models(models, DATASET)
     n_images = int(N_IMAGES if N_IMAGES is not None else prof.pop("n_images"))
     batch_size = int(BATCH_SIZE if BATCH_SIZE is not None else prof.pop("batch_size"))
     size = IMAGE_SIZE if IMAGE_SIZE is not None else prof.pop("image_size", None)
+    _check_models(models, DATASET, DATA_ROOT, size)
     for key in ("n_images", "batch_size", "image_size"):
         prof.pop(key, None)
     if n_images < 1 or batch_size < 1:
@@ -172,7 +235,6 @@ def setup(
     if threads < 1:
         raise ValueError(f"THREADS must be at least 1 (or None for every core); got {THREADS}")
     torch.set_num_threads(threads)
-    here = notebook_dir(NOTEBOOK)
     out_dir = here / OUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = Setup(

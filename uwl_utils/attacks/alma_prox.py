@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.autograd import Function
 
-from uwl_utils.attacks.base import iterations, predicted_class, prepare
+from uwl_utils.attacks.base import iterations, predicted_class, prepare, preserves_model
 from uwl_utils.checks import IGNORE_INDEX
 from uwl_utils.losses import Weighting
 
@@ -198,6 +198,7 @@ def _check_args(
         )
 
 
+@preserves_model
 def alma_prox(
     model: nn.Module,
     images: torch.Tensor,

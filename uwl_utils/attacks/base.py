@@ -1,14 +1,16 @@
 """What every attack shares: input checks, the weighted loss and its input gradient, projections, randomness.
 
 Attacks work on un-normalised RGB images in [0, 1] (the model wrapper normalises) and on ground-truth
-labels [N,H,W] with 255 = ignore; ``labels=None`` attacks the clean prediction instead.
+labels [N,H,W] with 255 = ignore; ``labels=None`` attacks the clean prediction instead. Every public attack is
+decorated with :func:`preserves_model`: it attacks the model in eval mode and hands it back unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -16,10 +18,12 @@ from tqdm.auto import tqdm
 
 from uwl_utils.checks import IGNORE_INDEX, check_images, check_labels
 from uwl_utils.losses import Step, Weighting, as_weighting
+from uwl_utils.model_state import frozen
 from uwl_utils.prediction import predicted_class
 
 __all__ = [
     "AttackInfo",
+    "preserves_model",
     "prepare",
     "loss_and_grad",
     "project_linf",
@@ -47,6 +51,27 @@ class AttackInfo:
     winner: list[str] | None = None  # per image, the loss whose adversarial was kept (worst-case attacks)
     iterations: int | None = None  # forward+backward passes per image that the attack used
     params: dict[str, Any] = field(default_factory=dict)  # parameter values actually used, where they differ
+
+
+AttackFn = TypeVar("AttackFn", bound=Callable[..., Any])
+
+
+def preserves_model(attack: AttackFn) -> AttackFn:
+    """Run ``attack(model, ...)`` on ``model`` in eval mode with its parameters frozen, then restore both.
+
+    A model handed over in training mode is attacked as it predicts (BatchNorm with its running statistics,
+    no dropout) and comes back with the same parameters, buffers, mode flags and ``requires_grad`` flags; no
+    gradient is accumulated into any parameter's ``.grad``. See :func:`uwl_utils.model_state.frozen`.
+    """
+
+    @functools.wraps(attack)
+    def attack_on_frozen_model(model: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"{attack.__name__} expects the model as a torch.nn.Module, got {type(model).__name__}")
+        with frozen(model):
+            return attack(model, *args, **kwargs)
+
+    return attack_on_frozen_model  # type: ignore[return-value]
 
 
 @torch.no_grad()

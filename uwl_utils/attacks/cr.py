@@ -18,6 +18,7 @@ from uwl_utils.attacks.base import (
     make_generator,
     per_image,
     prepare,
+    preserves_model,
     project_l2,
     project_linf,
 )
@@ -93,6 +94,7 @@ class _HeldWeights:
         return (self.weights * pixel_cross_entropy(logits, labels)).sum((1, 2)) / (h * w)
 
 
+@preserves_model
 def cr_pgd(
     model: nn.Module,
     images: torch.Tensor,

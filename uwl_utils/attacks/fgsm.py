@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from uwl_utils.attacks.base import iterations, loss_and_grad, per_image, prepare, project_linf
+from uwl_utils.attacks.base import iterations, loss_and_grad, per_image, prepare, preserves_model, project_linf
 from uwl_utils.checks import check_eps
 from uwl_utils.losses import Weighting
 
@@ -20,6 +20,7 @@ def ifgsm_steps(eps: float) -> int:
     return max(1, min(math.floor(eps255 + 4), math.floor(1.25 * eps255)))
 
 
+@preserves_model
 def fgsm(
     model: nn.Module,
     images: torch.Tensor,
@@ -35,6 +36,7 @@ def fgsm(
     return (images + eps * grad.sign()).clamp(0, 1)
 
 
+@preserves_model
 def ifgsm(
     model: nn.Module,
     images: torch.Tensor,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from uwl_utils.attacks.base import make_generator
+from uwl_utils.attacks.base import make_generator, preserves_model
 from uwl_utils.checks import check_eps, check_images
 
 __all__ = ["uniform_noise"]
 
 
+@preserves_model
 def uniform_noise(
     model: nn.Module,
     images: torch.Tensor,

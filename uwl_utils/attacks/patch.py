@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from uwl_utils.attacks.base import iterations, l2_normalize, make_generator, prepare
+from uwl_utils.attacks.base import iterations, l2_normalize, make_generator, prepare, preserves_model
 from uwl_utils.checks import IGNORE_INDEX, check_images
 from uwl_utils.losses import Weighting, pixel_cross_entropy
 
@@ -193,6 +193,7 @@ def _ascent_direction(
     return l2_normalize(direction[None])[0]
 
 
+@preserves_model
 def train_patch(
     model: nn.Module,
     train_images: torch.Tensor,
@@ -254,6 +255,7 @@ def train_patch(
     return patch.detach()
 
 
+@preserves_model
 def patch_eot(
     model: nn.Module,
     images: torch.Tensor,

@@ -19,6 +19,7 @@ from uwl_utils.attacks.base import (
     make_generator,
     per_image,
     prepare,
+    preserves_model,
     project_l2,
     project_linf,
     success_fraction,
@@ -100,6 +101,7 @@ def _pgd(
     return best
 
 
+@preserves_model
 def pgd(
     model: nn.Module,
     images: torch.Tensor,
@@ -130,6 +132,7 @@ def pgd(
     )  # fmt: skip
 
 
+@preserves_model
 def minimal_pgd(
     model: nn.Module,
     images: torch.Tensor,

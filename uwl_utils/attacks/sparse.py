@@ -10,7 +10,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from uwl_utils.attacks.base import iterations, loss_and_grad, make_generator, per_image, prepare, project_linf
+from uwl_utils.attacks.base import (
+    iterations,
+    loss_and_grad,
+    make_generator,
+    per_image,
+    prepare,
+    preserves_model,
+    project_linf,
+)
 from uwl_utils.attacks.fgsm import ifgsm_steps
 from uwl_utils.checks import IGNORE_INDEX, check_eps
 from uwl_utils.losses import Weighting
@@ -76,6 +84,7 @@ def select_pixels(
     return (mask & valid).view(n, h, w)
 
 
+@preserves_model
 def sparse_ifgsm(
     model: nn.Module,
     images: torch.Tensor,

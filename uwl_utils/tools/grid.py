@@ -20,6 +20,8 @@ The grid file (every key but ``notebooks`` optional)::
       - MODELS: [[cityscapes/ddrnet], [cityscapes/bisenetv1]]   # (a list-valued parameter: a list of lists)
     shards: 4                            # adds SHARD: [i, 4] for i < 4 to every grid entry without SHARD
     outputs: {RESULTS_DIR: results, OUT_DIR: figures}   # parameters set to folders inside the job's folder
+    # a user's own models: parameters: {MODEL_SPEC: my_models.yaml} (file paths are made absolute and
+    # checked when the grid is read; see uwl_utils.user_models)
     retries: 1                           # extra attempts of a failed job (--retries wins)
     workers: null                        # local: concurrent jobs (default: one per visible GPU, else 1)
     slurm: {partition: gpu, gpus_per_task: 1, time_min: 240, array_parallelism: 16,
@@ -37,6 +39,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import importlib.util
 import itertools
 import json
 import os
@@ -181,6 +184,32 @@ def _notebook_path(spec: str) -> str:
     return str(path.resolve())
 
 
+def _model_spec_for_jobs(spec: Any) -> Any:
+    """A ``MODEL_SPEC`` value as the jobs need it: a registry / Python file's path made absolute (jobs run in
+    the notebook's folder) and checked to exist; a module's importability checked. None stays None."""
+    if spec is None:
+        return None
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"MODEL_SPEC must be a registry file, a Python file or module, or 'module:function'; "
+                         f"got {spec!r}")  # fmt: skip
+    from uwl_utils.user_models import anchor_spec
+
+    anchored, path = anchor_spec(spec, Path.cwd())
+    if path is not None:
+        if not path.is_file():
+            raise ValueError(f"MODEL_SPEC={spec!r}: file {path} not found")
+        return anchored
+    target = spec.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(target) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ValueError(f"MODEL_SPEC={spec!r}: module {target!r} cannot be imported here; install it, put it on "
+                         "PYTHONPATH or give a file path (my_models.py:build)")  # fmt: skip
+    return spec
+
+
 def load_grid(source: str | Path | Mapping[str, Any], run_dir: str | Path | None = None) -> Grid:
     """Read and check a grid description (a YAML file or an equivalent mapping); relative paths are taken
     from the working directory."""
@@ -215,6 +244,13 @@ def load_grid(source: str | Path | Mapping[str, Any], run_dir: str | Path | None
                     f"grid parameter {name} must be a non-empty list of values to sweep, got {values!r} "
                     f"(a single value: {name}: [value]; a list-valued parameter: {name}: [[a, b]])"
                 )
+    parameters = dict(spec.get("parameters") or {})
+    if "MODEL_SPEC" in parameters:
+        parameters["MODEL_SPEC"] = _model_spec_for_jobs(parameters["MODEL_SPEC"])
+    entries = [
+        {**entry, "MODEL_SPEC": [_model_spec_for_jobs(v) for v in entry["MODEL_SPEC"]]} if "MODEL_SPEC" in entry
+        else dict(entry) for entry in entries
+    ]  # fmt: skip
     outputs = dict(spec.get("outputs") or DEFAULT_OUTPUTS)
     clash = set(outputs) & (set(spec.get("parameters") or {}) | {k for e in entries for k in e})
     if clash:
@@ -235,8 +271,8 @@ def load_grid(source: str | Path | Mapping[str, Any], run_dir: str | Path | None
     return Grid(
         notebooks=[_notebook_path(str(n)) for n in notebooks],
         run_dir=str(Path(run_dir).expanduser().resolve()),
-        parameters=dict(spec.get("parameters") or {}),
-        grid=[dict(e) for e in entries],
+        parameters=parameters,
+        grid=entries,
         shards=shards,
         outputs=outputs,
         retries=retries,
@@ -545,6 +581,8 @@ def _main(args: argparse.Namespace) -> int:
     jobs = grid.jobs()
     print(f"{len(jobs)} job(s) in {grid.run_dir}")
     if args.dry_run:
+        if grid.parameters:
+            print(f"every job: {json.dumps(grid.parameters, sort_keys=True)}")
         varying = _varying(jobs)
         _print_table(pd.DataFrame([{"job": j.name, **_shown(j, varying), "done": j.is_done()} for j in jobs]))
         return 0
