@@ -54,12 +54,16 @@ def _load_checkpoint(module: nn.Module, checkpoint: str | Path | None) -> Path |
 
     path = Path(checkpoint)
     state, _ = read_checkpoint(path)
-    result = module.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"checkpoint {path} does not fit {type(module).__name__}: missing {result.missing_keys[:8]}, "
-            f"unexpected {result.unexpected_keys[:8]}"
-        )
+    own = module.state_dict()
+    problems = {
+        "missing": sorted(set(own) - set(state)),
+        "unexpected": sorted(set(state) - set(own)),
+        "shape mismatch": [k for k in own if k in state and own[k].shape != state[k].shape],
+    }
+    if any(problems.values()):
+        details = "; ".join(f"{what}: {keys[:8]}" for what, keys in problems.items() if keys)
+        raise CheckpointError(f"checkpoint {path} does not fit {type(module).__name__} ({details})")
+    module.load_state_dict(state)
     return path
 
 
