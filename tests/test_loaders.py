@@ -4,7 +4,9 @@ was, and the adversarials equal those of the same module wrapped by hand (random
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,27 +20,9 @@ from uwl_utils.loaders import IMAGENET_MEAN, IMAGENET_STD, mmseg_model, segforme
 ATTACKS = [(ifgsm, {"eps": 4 / 255, "steps": 2}), (pgd, {"eps": 4 / 255, "steps": 2}), (alma_prox, {"steps": 3})]
 WEIGHTINGS = ["none", "L0"]
 
-TINY_SEGFORMER = dict(
-    num_channels=3, num_encoder_blocks=4, depths=[1, 1, 1, 1], sr_ratios=[8, 4, 2, 1], hidden_sizes=[8, 16, 24, 32],
-    num_attention_heads=[1, 1, 1, 1], mlp_ratios=[2, 2, 2, 2], decoder_hidden_size=16, num_labels=19,
-)  # fmt: skip
-
-# A tiny FCN on a ResNet-18 (8 base channels): a config of the user's own, not one of mmseg's packaged files.
-MMSEG_CONFIG = """
-norm_cfg = dict(type="BN", requires_grad=True)
-model = dict(
-    type="EncoderDecoder",
-    data_preprocessor=dict(type="SegDataPreProcessor", mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-                           bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size_divisor=8),
-    backbone=dict(type="ResNetV1c", depth=18, base_channels=8, stem_channels=8, out_indices=(0, 1, 2, 3),
-                  dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1), norm_cfg=norm_cfg, contract_dilation=True),
-    decode_head=dict(type="FCNHead", in_channels=64, in_index=3, channels=8, num_convs=1, concat_input=False,
-                     dropout_ratio=0.1, num_classes=19, norm_cfg=norm_cfg, align_corners=False,
-                     loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode="whole"),
-)
-"""
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "own_model"
+TINY_SEGFORMER = json.loads((EXAMPLES / "segformer_tiny.json").read_text())
+MMSEG_CONFIG = EXAMPLES / "my_fcn.py"  # a config of the user's own (a tiny FCN), not one of mmseg's packaged files
 
 
 class ByHand(nn.Module):
@@ -109,8 +93,7 @@ def _quarter_resolution():
 
 
 def _mmseg(tmp_path):
-    config = tmp_path / "my_fcn.py"
-    config.write_text(MMSEG_CONFIG)
+    config = MMSEG_CONFIG
     first = mmseg_model(config, classes="cityscapes")
     checkpoint = tmp_path / "my_fcn.pth"
     torch.save({"state_dict": first.module.segmentor.state_dict()}, checkpoint)
@@ -130,7 +113,7 @@ def test_loaded_model_is_attacked_unchanged_and_like_the_module_wrapped_by_hand(
     build = LOADERS[loader]
     model, by_hand = build(tmp_path) if loader == "mmseg_config" else build()
     module = model.module.eval()
-    images = torch.rand(2, 3, 20, 28, generator=torch.Generator().manual_seed(0))
+    images = torch.rand(2, 3, 32, 40, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         labels = model(images).argmax(1)
         torch.testing.assert_close(model(images), by_hand(images), rtol=0, atol=0)
@@ -165,8 +148,7 @@ def test_a_missing_extra_says_which_to_install(monkeypatch):
 def test_a_checkpoint_that_does_not_fit_is_refused_with_its_keys(tmp_path):
     from uwl_utils.models import CheckpointError
 
-    config = tmp_path / "my_fcn.py"
-    config.write_text(MMSEG_CONFIG)
+    config = MMSEG_CONFIG
     torch.save({"state_dict": {"decode_head.conv_seg.weight": torch.zeros(1)}}, tmp_path / "bad.pth")
     with pytest.raises(CheckpointError, match="missing"):
         mmseg_model(config, tmp_path / "bad.pth")
