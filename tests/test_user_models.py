@@ -72,6 +72,8 @@ def test_bad_registries_say_what_is_wrong(tmp_path, registry):
         register_spec(f"{registry.parent / 'factories.py'}:nope")
     with pytest.raises(ValueError, match="PYTHONPATH"):
         register_spec("no_such_package_here:build")
+    with pytest.raises(ValueError, match="no registry file and cannot be imported"):
+        register_spec("no_such_package_here")
 
 
 def test_setup_takes_model_spec_and_checks_classes_before_any_work(registry, tmp_path):

@@ -158,7 +158,13 @@ def register_spec(spec: str | Path) -> list[str]:
         return _register_entries(content["models"], path.parent, str(path))
     if ":" in text:
         return [register_model(text, import_factory(text), text)]
-    module = _import_file(Path(text)) if text.endswith(".py") else importlib.import_module(text)
+    if text.endswith(".py"):
+        module = _import_file(Path(text))
+    else:
+        try:
+            module = importlib.import_module(text)
+        except ImportError as err:
+            raise ValueError(f"MODEL_SPEC {text!r} is no registry file and cannot be imported ({err})") from err
     entries = getattr(module, "UWL_MODELS", None)
     if not isinstance(entries, Mapping):
         raise ValueError(f"{text} defines no UWL_MODELS mapping (model name -> factory or entry)")
