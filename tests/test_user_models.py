@@ -78,12 +78,14 @@ def test_bad_registries_say_what_is_wrong(tmp_path, registry):
 
 def test_setup_takes_model_spec_and_checks_classes_before_any_work(registry, tmp_path):
     cfg = setup(PROFILES, PROFILE="quick", DATASET="synth_city", MODEL_SPEC=str(registry), MODELS=["mine/plain"],
-                OUT_DIR=str(tmp_path / "figs"))  # fmt: skip
+                OUT_DIR=str(tmp_path / "figs"), THREADS=1)  # fmt: skip
     assert cfg.models == ["mine/plain"]
     with pytest.raises(ValueError, match="'mine/voc' outputs 21 classes but DATASET='synth_city' has 19"):
-        setup(PROFILES, PROFILE="quick", DATASET="synth_city", MODEL_SPEC=str(registry), OUT_DIR=str(tmp_path))
+        setup(
+            PROFILES, PROFILE="quick", DATASET="synth_city", MODEL_SPEC=str(registry), OUT_DIR=str(tmp_path), THREADS=1
+        )
     cfg = setup(PROFILES, PROFILE="quick", DATASET="synth_voc", MODEL_SPEC=str(registry), MODELS=["mine/voc"],
-                OUT_DIR=str(tmp_path))  # fmt: skip
+                OUT_DIR=str(tmp_path), THREADS=1)  # fmt: skip
     assert cfg.models == ["mine/voc"]
 
 
@@ -159,3 +161,10 @@ def test_the_example_registry_builds_every_entry_for_the_cityscapes_label_space(
         chosen, model = resolve_model(str(EXAMPLES / "models.yaml"), "synth_city", name=name)
         assert chosen == name and model.num_classes == 19
         assert model(torch.rand(1, 3, 32, 44)).shape == (1, 19, 32, 44)  # SegFormer needs 32 px or more
+
+
+def test_a_relative_model_spec_in_setup_resolves_like_out_dir_against_the_notebooks_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the notebooks' folder: relative paths mean notebooks/
+    cfg = setup(PROFILES, PROFILE="quick", DATASET="synth_city", MODEL_SPEC="../examples/own_model/factories.py",
+                MODELS=["mine/plain"], OUT_DIR=str(tmp_path), THREADS=1)  # fmt: skip
+    assert cfg.models == ["mine/plain"] and user_models.USER_MODELS["mine/plain"].factory.__name__ == "build"
