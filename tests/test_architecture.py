@@ -11,9 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "uwl_utils"
 
 # The core (layers 1–3) by module prefix; every other module of the package sits above it.
-FOUNDATIONS = ("uwl_utils.checks", "uwl_utils.prediction", "uwl_utils.data.classes", "uwl_utils.mmseg_compat")
+FOUNDATIONS = (
+    "uwl_utils.checks",
+    "uwl_utils.prediction",
+    "uwl_utils.data.classes",
+    "uwl_utils.mmseg_compat",
+    "uwl_utils.model_state",
+)
 SCIENCE = ("uwl_utils.uncertainty", "uwl_utils.losses", "uwl_utils.metrics", "uwl_utils.attacks")
-INPUTS = ("uwl_utils.data", "uwl_utils.models")
+INPUTS = ("uwl_utils.data", "uwl_utils.models", "uwl_utils.adapters", "uwl_utils.loaders", "uwl_utils.user_models")
 
 
 def _layer(module: str) -> str | None:
