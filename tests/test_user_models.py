@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import uwl_utils.user_models as user_models
-from uwl_utils import grid as grid_lib
 from uwl_utils.experiment import AttackConfig, run
 from uwl_utils.models import load_model
 from uwl_utils.notebook import resolve_model, setup
+from uwl_utils.tools import grid as grid_lib
 from uwl_utils.user_models import register_spec
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "own_model"
