@@ -1,7 +1,7 @@
 """One adapter for a user's own segmentation network: :func:`wrap`.
 
 The package's attacks, metrics and notebooks expect a model that takes RGB images [N,3,H,W] in [0, 1] and
-returns logits [N,C,H,W] at the input size (see docs of :mod:`uwl_utils.models`). :func:`wrap` puts any
+returns logits [N,C,H,W] at the input size (docs/data_and_models.md §Your own model). :func:`wrap` puts any
 ``nn.Module`` behind that convention: normalisation inside, the logits picked out of a dict / dataclass /
 ``ModelOutput`` / tuple, low-resolution logits resized bilinearly to the input size (as the paper's mmseg
 models do), and bottom/right padding to a size divisor. The wrapped module always runs in eval mode and is

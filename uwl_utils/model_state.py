@@ -2,7 +2,8 @@
 
 Attacks and the adapter of :mod:`uwl_utils.adapters` run a user's module through these context managers, so
 that a module handed over in training mode keeps its BatchNorm running statistics and its dropout plays no
-part in the attack, and the module comes back with the very mode flags and ``requires_grad`` flags it had.
+part in the attack, and the module comes back with the very mode flags and ``requires_grad`` flags it had
+(docs/data_and_models.md §Your own model).
 """
 
 from __future__ import annotations
