@@ -18,6 +18,8 @@ CHEAP = {
     "ifgsm": {"steps": 2},
     "pgd": {"steps": 2, "generator": 0},
     "minimal_pgd": {"search_steps": 2, "steps": 2, "generator": 0},
+    "apgd": {"steps": 3, "generator": 0},
+    "sea": {"steps": 6, "losses": ["none", "JS"], "generator": 0},
     "alma_prox": {"steps": 3},
     "cr_pgd": {"steps": 2, "n_samples": 2, "sample_batch": 2, "eps": 0.5, "generator": 0},
     "sparse_ifgsm": {"steps": 2, "fraction": 0.2, "generator": 0},

@@ -23,6 +23,7 @@ from uwl_utils.attacks.base import (
     make_generator,
     per_image,
     prepare,
+    preserves_model,
     project_l2,
     project_linf,
     success_fraction,
@@ -157,6 +158,7 @@ def _apgd_stage(
     return best_frac, best, passes
 
 
+@preserves_model
 def apgd(
     model: nn.Module,
     images: torch.Tensor,

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from uwl_utils.attacks.apgd import SEA_SCHEDULE, _apgd_schedule, _check_schedule
-from uwl_utils.attacks.base import AttackInfo, make_generator, prepare, success_fraction
+from uwl_utils.attacks.base import AttackInfo, make_generator, prepare, preserves_model, success_fraction
 from uwl_utils.attacks.pgd import _check_norm_eps
 from uwl_utils.losses import Weighting, as_weighting
 
@@ -24,6 +24,7 @@ __all__ = ["sea", "SEA_LOSSES"]
 SEA_LOSSES: dict[str, str] = {"MaskCE": "none", "SegPGD": "none", "JS": "none", "MaskNCL": "NCL"}
 
 
+@preserves_model
 def sea(
     model: nn.Module,
     images: torch.Tensor,
