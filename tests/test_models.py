@@ -173,7 +173,7 @@ def test_zoo_checkpoint_is_taken_from_the_cache_folder(tmp_path, monkeypatch):
 
 def test_missing_tiny_checkpoint_says_how_to_train(tmp_path, monkeypatch):
     monkeypatch.setenv("UWL_CHECKPOINT_DIR", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match=r"python -m uwl_utils\.train synth_city/ddrnet"):
+    with pytest.raises(FileNotFoundError, match=r"python -m uwl_utils\.tools\.train synth_city/ddrnet"):
         load_model("synth_city/ddrnet")
 
 
