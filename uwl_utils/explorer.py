@@ -114,13 +114,18 @@ class AttackExplorer(widgets.VBox):
             raise ValueError(f"default {default} is not among the choices {list(attacks)}, {list(eps_255)}, "
                              f"{list(weightings)}")  # fmt: skip
         self._dataset, self._load, self._models = dataset, load, {}
-        self.model = widgets.Dropdown(options=list(models), description="model")
-        self.image = widgets.IntSlider(0, 0, max(0, min(n_images, len(dataset)) - 1), description="image")
+        style = {"description_width": "80px"}
+        self.model = widgets.Dropdown(options=list(models), description="model", style=style)
+        self.image = widgets.IntSlider(0, 0, max(0, min(n_images, len(dataset)) - 1), description="image", style=style)
         self.thumbnail = widgets.Image(format="png", layout=widgets.Layout(width="192px"))
-        self.image_name = widgets.Label()
-        self.attack = widgets.Dropdown(options=list(attacks), value=attack, description="attack")
-        self.eps = widgets.Dropdown(options=[(f"{e:g}", e) for e in eps_255], value=eps, description="ε (/255)")
-        self.weightings = {w: widgets.Checkbox(w in ticked, description=w, indent=False) for w in weightings}
+        self.image_name = widgets.HTML()
+        self.attack = widgets.Dropdown(options=list(attacks), value=attack, description="attack", style=style)
+        self.eps = widgets.Dropdown(options=[(f"{e:g}", e) for e in eps_255], value=eps, description="ε (/255)",
+                                    style=style)  # fmt: skip
+        self.weightings = {
+            w: widgets.Checkbox(w in ticked, description=w, indent=False, layout=widgets.Layout(width="auto"))
+            for w in weightings
+        }
         self.run_button = widgets.Button(description="Run", icon="play", button_style="primary",
                                          tooltip="attack the image once per ticked weighting")  # fmt: skip
         self.status = widgets.HTML("press <b>Run</b> to attack the image")
@@ -128,11 +133,12 @@ class AttackExplorer(widgets.VBox):
         self.image.observe(lambda _: self._show_image(), names="value")
         self.run_button.on_click(lambda _: self.run())
         self._show_image()
-        boxes = widgets.HBox([widgets.Label("weightings"), *self.weightings.values()])
+        label = widgets.HTML("<div style='width:80px; text-align:right; padding-right:8px'>weightings</div>")
+        boxes = widgets.HBox([label, *self.weightings.values()], layout=widgets.Layout(grid_gap="12px"))
         controls = widgets.VBox([self.model, self.image, self.attack, self.eps, boxes])
         picker = widgets.VBox([self.thumbnail, self.image_name])
-        super().__init__([widgets.HBox([controls, picker]), widgets.HBox([self.run_button, self.status]),
-                          self.output])  # fmt: skip
+        super().__init__([widgets.HBox([controls, picker], layout=widgets.Layout(grid_gap="24px")),
+                          widgets.HBox([self.run_button, self.status]), self.output])  # fmt: skip
 
     def choice(self) -> Choice:
         """The settings the widgets show now."""
@@ -142,7 +148,8 @@ class AttackExplorer(widgets.VBox):
     def _show_image(self) -> None:
         item = self._dataset[self.image.value]
         self.thumbnail.value = _thumbnail_png(item["image"])
-        self.image_name.value = f"image {self.image.value}: {item.get('id', '')}".rstrip(": ")
+        name = html.escape(str(item.get("id", "")))
+        self.image_name.value = f"<div style='font-size:90%'><b>image {self.image.value}</b><br>{name}</div>"
 
     def run(self) -> None:
         """Attack with the current settings: clear the old result, show "computing…", then the caption, the table

@@ -243,6 +243,6 @@ def compare_attack(
         rows.append({"weighting": weighting, "apsr": 100 * apsr(pred, y).item(),
                      "linf_255": 255 * (adv - x).abs().max().item()})  # fmt: skip
         panels.append((f"{attack} ε={eps_255:g}/255, {weighting}: APSR {rows[-1]['apsr']:.0f} %", pred[0], "label"))
-    panels.append(("perturbation", (adv - x)[0], "diff"))
+    panels.append((f"perturbation, {weighting}", (adv - x)[0], "diff"))
     fig = show_segmentations(panels, model.palette, ncols=3, class_names=getattr(model, "class_names", None))
     return fig, pd.DataFrame(rows)
