@@ -65,17 +65,17 @@ class Choice:
 def readable_table(table: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
     """:func:`compare_attack`'s table with headers that name their units, rounded to ``decimals``.
 
-    Adds "APSR − none (points)" for each attacked row when ``none`` was run (empty for the clean row).
+    Adds "APSR − none (points)" for each attacked row when ``none`` was run ("—" for the clean row).
     """
     missing = {"weighting", "apsr", "linf_255"} - set(table.columns)
     if missing:
         raise ValueError(f"table lacks column(s) {sorted(missing)}; pass compare_attack's table")
-    out = table[["weighting", "apsr", "linf_255"]].copy()
-    plain = out.loc[out["weighting"] == "none", "apsr"]
+    out = table[["weighting", "apsr", "linf_255"]].round(decimals)
+    plain = table.loc[table["weighting"] == "none", "apsr"]
     if len(plain):
-        attacked = out["weighting"] != "clean"
-        out.insert(2, "gain_over_none", (out["apsr"] - plain.iloc[0]).where(attacked))
-    return out.round(decimals).rename(columns=TABLE_HEADERS)
+        gain = (table["apsr"] - plain.iloc[0]).round(decimals)
+        out.insert(2, "gain_over_none", gain.astype(object).where(table["weighting"] != "clean", "—"))
+    return out.rename(columns=TABLE_HEADERS)
 
 
 def _thumbnail_png(image: torch.Tensor, width: int = 192) -> bytes:
@@ -173,7 +173,7 @@ class AttackExplorer(widgets.VBox):
             fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
             plt.close(fig)
             self.output.append_display_data(HTML(f"<b class='uwl-caption'>{html.escape(choice.caption)}</b>"))
-            self.output.append_display_data(HTML(readable_table(table).to_html(index=False, na_rep="")))
+            self.output.append_display_data(HTML(readable_table(table).to_html(index=False)))
             self.output.append_display_data(PngImage(data=png.getvalue()))
             self.status.value = f"done in {time.perf_counter() - start:.1f} s"
         except Exception as err:  # a widget callback's only visible place for a failure: say it, keep the UI usable
