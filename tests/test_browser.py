@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from uwl_utils.demo import notebook_names
+from uwl_utils.tools.demo import notebook_names
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "runs" / "screenshots"

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmarks.run import ToySegmenter
 from uwl_utils.experiment import ATTACKS
 from uwl_utils.explorer import AttackExplorer, Choice, readable_table
+from uwl_utils.testing import ToySegmenter
 
 
 def test_readable_table_names_units_rounds_and_adds_the_gain_over_none():
