@@ -17,6 +17,7 @@ from uwl_utils.viz import (
     metric_lines,
     overlay,
     paired_points,
+    present_classes,
     sample_grid,
     save_figure,
     show_segmentations,
@@ -56,6 +57,26 @@ def test_sample_grid_shows_an_image_and_a_label_per_sample_and_saves_png_and_pdf
 def test_show_segmentations_rejects_an_unknown_panel_kind():
     with pytest.raises(ValueError, match="panel kind must be"):
         show_segmentations([("x", torch.zeros(3, 2, 2), "heatmap")], PALETTE)
+
+
+def test_present_classes_skips_ignore_and_collects_over_all_maps():
+    maps = [torch.tensor([[0, 255], [0, 0]]), np.array([[3, 3], [255, 0]])]
+    assert present_classes(maps, num_classes=4) == [0, 3]
+
+
+def test_class_legend_names_and_colours_exactly_the_classes_in_label_panels():
+    palette = [(10, 20, 30), (200, 0, 0), (0, 0, 255)]
+    panels = [
+        ("image", torch.zeros(3, 2, 2), "image"),
+        ("truth", torch.tensor([[0, 0], [255, 0]]), "label"),
+        ("pred", torch.tensor([[2, 0], [0, 2]]), "label"),
+    ]
+    fig = show_segmentations(panels, palette, class_names=["road", "car", "sky"])
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["road", "sky"]  # "car" (1) appears in no label panel
+    colours = [tuple(round(255 * c) for c in h.get_facecolor()[:3]) for h in legend.legend_handles]
+    assert colours == [(10, 20, 30), (0, 0, 255)]
+    assert not show_segmentations(panels, palette).legends  # no names, no legend
 
 
 def test_paired_points_shows_the_mean_of_each_group_in_weighting_order(tmp_path):

@@ -37,7 +37,6 @@ __all__ = [
     "check_model_classes",
     "resolve_model",
     "compare_attack",
-    "attack_explorer",
     "REAL_DATASETS",
 ]
 
@@ -289,7 +288,8 @@ def compare_attack(
     """Attack one data set item once per weighting; returns the before/after figure and a per-weighting table.
 
     Panels: image, ground truth, clean prediction, then the adversarial prediction of each weighting and the
-    last perturbation (amplified). The table holds APSR (%) and the perturbation's ℓ∞ norm (× 255).
+    last perturbation (amplified), with a legend of the classes shown when the model has ``class_names``. The
+    table holds APSR (%, paper Eq. 11) and the perturbation's ℓ∞ norm (× 255).
     """
     config = AttackConfig(attack, eps_255, params)
     device = next(model.parameters()).device
@@ -305,42 +305,6 @@ def compare_attack(
         rows.append({"weighting": weighting, "apsr": 100 * apsr(pred, y).item(),
                      "linf_255": 255 * (adv - x).abs().max().item()})  # fmt: skip
         panels.append((f"{attack} ε={eps_255:g}/255, {weighting}: APSR {rows[-1]['apsr']:.0f} %", pred[0], "label"))
-    panels.append(("perturbation", (adv - x)[0], "diff"))
-    fig = show_segmentations(panels, model.palette, ncols=3)
+    panels.append((f"perturbation, {weighting}", (adv - x)[0], "diff"))
+    fig = show_segmentations(panels, model.palette, ncols=3, class_names=getattr(model, "class_names", None))
     return fig, pd.DataFrame(rows)
-
-
-def attack_explorer(
-    models: Sequence[str],
-    dataset: Any,
-    *,
-    device: torch.device,
-    attacks: Sequence[str] = ("fgsm", "ifgsm", "pgd"),
-    eps_255: Sequence[float] = (1, 2, 4, 8, 16),
-    weightings: Sequence[str] = ("none", "E", "L0"),
-    n_images: int = 8,
-) -> Any:
-    """An ipywidgets explorer (model, image, attack, ε, weighting) around :func:`compare_attack`."""
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    from uwl_utils.models import load_model
-
-    cache: dict[str, torch.nn.Module] = {}
-
-    def show(model: str, image: int, attack: str, eps: float, weighting: str) -> None:
-        if model not in cache:
-            cache[model] = load_model(model, device=device)
-        fig, table = compare_attack(cache[model], dataset[image], attack, eps, [weighting])
-        display(table.round(2))
-        plt.show(fig)
-
-    return widgets.interactive(
-        show,
-        {"manual": True, "manual_name": "attack"},
-        model=list(models),
-        image=widgets.IntSlider(0, 0, max(0, min(n_images, len(dataset)) - 1)),
-        attack=list(attacks),
-        eps=list(eps_255),
-        weighting=list(weightings),
-    )

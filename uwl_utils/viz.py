@@ -15,6 +15,7 @@ __all__ = [
     "colorize",
     "overlay",
     "show_segmentations",
+    "present_classes",
     "sample_grid",
     "metric_bars",
     "paired_points",
@@ -85,9 +86,13 @@ def show_segmentations(
     ncols: int | None = None,
     panel_width: float = 3.2,
     title: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> plt.Figure:
     """A grid of panels, each (title, tensor, kind) with kind ``"image"`` ([3,H,W] in [0,1]), ``"label"``
-    ([H,W] class map in the palette) or ``"diff"`` ([3,H,W] perturbation, shown amplified around grey)."""
+    ([H,W] class map in the palette) or ``"diff"`` ([3,H,W] perturbation, shown amplified around grey).
+
+    With ``class_names``, a legend right of the grid names the palette colour of every class that appears in a
+    ``"label"`` panel."""
     ncols = ncols or len(panels)
     nrows = -(-len(panels) // ncols)
     h, w = _numpy(panels[0][1]).shape[-2:]
@@ -112,7 +117,28 @@ def show_segmentations(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    if class_names is not None:
+        shown = [data for _, data, kind in panels if kind == "label"]
+        _class_legend(fig, present_classes(shown, len(class_names)), class_names, palette)
     return fig
+
+
+def present_classes(labels: Sequence[torch.Tensor | np.ndarray], num_classes: int) -> list[int]:
+    """The class indices (ascending) that occur in any of the label maps; ignore and out-of-range values skipped."""
+    seen = np.zeros(num_classes, dtype=bool)
+    for label in labels:
+        values = np.unique(_numpy(label))
+        seen[values[(values >= 0) & (values < num_classes)].astype(np.int64)] = True
+    return np.flatnonzero(seen).tolist()
+
+
+def _class_legend(fig: plt.Figure, classes: Sequence[int], class_names: Sequence[str], palette) -> None:
+    """A legend right of the figure: one palette-coloured square per class."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=np.asarray(palette[c]) / 255, label=class_names[c]) for c in classes]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False,
+               title="classes", title_fontsize=9, ncols=1 if len(handles) <= 14 else 2)  # fmt: skip
 
 
 def sample_grid(datasets: dict[str, object], n: int = 4, panel_width: float = 2.6) -> plt.Figure:
