@@ -250,6 +250,9 @@ def test_weighting_enters_every_iteration(toy_model, toy_batch, monkeypatch):
     monkeypatch.setattr(Weighting, "weights", spy)
     alma_prox(toy_model, images, labels, weighting="E", steps=5)
     assert calls == [("E", (i + 1, 5), True) for i in range(5)]  # from the current, differentiable logits
+    calls.clear()
+    alma_prox(toy_model, images, labels, weighting=Weighting("E", detach_weights=False), steps=1)
+    assert calls == [("E", (1, 1), True)]
 
 
 def test_schemes_change_the_result_and_a_no_op_weighting_does_not(toy_model, toy_batch):
@@ -261,13 +264,13 @@ def test_schemes_change_the_result_and_a_no_op_weighting_does_not(toy_model, toy
             "none": "none",
             "E": "E",
             "L0": "L0",
-            "E detached": Weighting("E", detach_weights=True),
+            "E not detached": Weighting("E", detach_weights=False),
             # L0 on logits above any logit value drops nothing: the same as no weighting
             "L0 never": Weighting("L0", l0_on="logits", l0_threshold=1e6),
         }.items()
     }
     assert torch.equal(results["L0 never"], results["none"])
-    names = ["none", "E", "L0", "E detached"]
+    names = ["none", "E", "L0", "E not detached"]
     for a in names:
         for b in names:
             assert (a == b) == torch.equal(results[a], results[b]), (a, b)
@@ -337,3 +340,42 @@ def test_bad_input(toy_model, toy_batch, call, match):
     images, labels = toy_batch
     with pytest.raises(ValueError, match=match):
         call(toy_model, images, labels)
+
+
+@pytest.mark.parametrize("scheme", ["M", "E"])
+def test_a_descent_through_undetached_weights_pushes_a_correct_pixel_back(scheme):
+    """One descent step on u·P(c) for a still-correct pixel (logits 2, 1, 0; label 0) whose constraint scale has
+    shrunk to w = scale_min = 0.1: with detached weights the step lowers c (towards misclassification); through
+    u it raises c, since the term P(c)·∇u lowers the uncertainty, i.e. makes the correct class more certain."""
+    labels = torch.tensor([[[0]]])
+    rho, mu = torch.full((1, 1, 1), 0.01, dtype=torch.float64), torch.ones(1, 1, 1, dtype=torch.float64)
+
+    def constraint(z):
+        return 0.1 * dlr(z, labels)
+
+    change = {}
+    for detach in (True, False):
+        z = torch.tensor([2.0, 1.0, 0.0], dtype=torch.float64).view(1, 3, 1, 1).requires_grad_()
+        u = Weighting(scheme, detach_weights=detach).weights(z, labels)
+        (g,) = torch.autograd.grad((u * alma_module._Penalty.apply(constraint(z), rho, mu, "adv_lib")).sum(), z)
+        change[detach] = (constraint(z - 0.01 * g / g.norm()) - constraint(z)).item()
+    assert change[True] < 0 < change[False]
+
+
+def test_alma_prox_detaches_by_default_and_ascents_do_not(toy_model, toy_batch):
+    """ALMA prox descends, so a scheme name means detached weights; an explicit detach_weights=False is kept.
+    The same two calls give different results, and "E" equals the explicitly detached weighting."""
+    images, labels = toy_batch
+    kw = dict(steps=10, lr_init=0.02, adv_threshold=0.6)
+    by_name = alma_prox(toy_model, images, labels, weighting="E", **kw)
+    assert torch.equal(
+        by_name, alma_prox(toy_model, images, labels, weighting=Weighting("E", detach_weights=True), **kw)
+    )
+    assert not torch.equal(
+        by_name, alma_prox(toy_model, images, labels, weighting=Weighting("E", detach_weights=False), **kw)
+    )
+    # PGD ascends: its default keeps the gradient through the weights
+    a = pgd(toy_model, images, labels, eps=8 / 255, steps=3, weighting="E")
+    assert torch.equal(
+        a, pgd(toy_model, images, labels, eps=8 / 255, steps=3, weighting=Weighting("E", detach_weights=False))
+    )

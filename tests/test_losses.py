@@ -130,7 +130,7 @@ def test_record_holds_scheme_and_options():
     rec = Weighting("L0", l0_on="logits").as_record()
     assert rec == {
         "weighting": "L0",
-        "detach_weights": False,
+        "detach_weights": None,
         "normalize_entropy": True,
         "l0_threshold": 0.75,
         "l0_on": "logits",

@@ -94,7 +94,7 @@ def test_modern_schemes_are_registered_and_recorded():
         assert w == Weighting(scheme)
         assert w.as_record() == {
             "weighting": scheme,
-            "detach_weights": False,
+            "detach_weights": None,  # the attack decides (Weighting.resolved)
             "normalize_entropy": True,
             "l0_threshold": 0.75,
             "l0_on": "probs",

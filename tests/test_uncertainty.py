@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from uwl_utils.uncertainty import entropy, margin, max_min_difference, mean_margin
+from uwl_utils.uncertainty import entropy, margin, max_min_difference, mean_margin, uncertainty
 
 
 def probs_of(*pixels):
@@ -16,12 +16,12 @@ def h(*ps):
 
 
 CASES = [
-    # probabilities,       M,     D,     Mbar,  E (unnormalised)
-    ((1.0, 0.0, 0.0), 0.0, 0.0, 0.0, 0.0),  # one-hot
-    ((0.25,) * 4, 1.0, 1.0, 1.0, math.log(4)),  # uniform
-    ((0.4, 0.4, 0.2), 1.0, 0.8, 0.9, h(0.4, 0.4, 0.2)),  # tie at the top
-    ((0.7, 0.3), 0.6, 0.6, 0.6, h(0.7, 0.3)),  # two classes: all three margins coincide
-    ((0.5, 0.3, 0.2), 0.8, 0.7, 0.75, h(0.5, 0.3, 0.2)),
+    # probabilities,       M = p1 - p2, D = p1 - pC, Mbar = sum (p1 - pc)/(C-1), E (unnormalised)
+    ((1.0, 0.0, 0.0), 1.0, 1.0, 1.0, 0.0),  # one-hot
+    ((0.25,) * 4, 0.0, 0.0, 0.0, math.log(4)),  # uniform
+    ((0.4, 0.4, 0.2), 0.0, 0.2, 0.1, h(0.4, 0.4, 0.2)),  # tie at the top: (0 + 0.2)/2
+    ((0.7, 0.3), 0.4, 0.4, 0.4, h(0.7, 0.3)),  # two classes: all three margins coincide
+    ((0.5, 0.3, 0.2), 0.2, 0.3, 0.25, h(0.5, 0.3, 0.2)),  # Mbar = (0.2 + 0.3)/2
 ]
 
 
@@ -33,6 +33,16 @@ def test_measures_by_hand(p, m, d, mbar, e):
     assert mean_margin(probs).item() == pytest.approx(mbar, abs=1e-12)
     assert entropy(probs, normalize=False).item() == pytest.approx(e, abs=1e-12)
     assert entropy(probs).item() == pytest.approx(e / math.log(len(p)), abs=1e-12)
+    # the weighting's U (Eq. 9) is 1 - margin for the margins and E itself
+    for measure, value in [("M", 1 - m), ("D", 1 - d), ("Mbar", 1 - mbar)]:
+        assert uncertainty(probs, measure).item() == pytest.approx(value, abs=1e-12)
+    assert uncertainty(probs, "E").item() == pytest.approx(e / math.log(len(p)), abs=1e-12)
+    assert uncertainty(probs, "E", normalize_entropy=False).item() == pytest.approx(e, abs=1e-12)
+
+
+def test_uncertainty_rejects_an_unknown_measure():
+    with pytest.raises(ValueError, match="unknown uncertainty measure 'V'"):
+        uncertainty(probs_of((0.5, 0.5)), "V")
 
 
 def test_batched_shapes_and_per_pixel_independence():
@@ -40,7 +50,7 @@ def test_batched_shapes_and_per_pixel_independence():
     probs = torch.cat([probs, probs.flip(-1)])  # [2,3,1,3]
     out = margin(probs)
     assert out.shape == (2, 1, 3)
-    torch.testing.assert_close(out[0, 0], torch.tensor([0.0, 0.8, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(out[0, 0], torch.tensor([1.0, 0.2, 0.0], dtype=torch.float64))
     torch.testing.assert_close(out[1], out[0].flip(-1))
 
 
@@ -58,9 +68,9 @@ def test_entropy_gradient_is_finite_at_zero_probability():
 
 # Independent references: the textbook formulas with topk / amax / amin and an explicit logarithm.
 REFERENCES = {
-    margin: lambda p: 1 - p.topk(2, dim=1).values[:, 0] + p.topk(2, dim=1).values[:, 1],
-    max_min_difference: lambda p: 1 - p.amax(1) + p.amin(1),
-    mean_margin: lambda p: 1 - (p.amax(1, keepdim=True) - p).sum(1) / (p.shape[1] - 1),
+    margin: lambda p: p.topk(2, dim=1).values[:, 0] - p.topk(2, dim=1).values[:, 1],
+    max_min_difference: lambda p: p.amax(1) - p.amin(1),
+    mean_margin: lambda p: (p.amax(1, keepdim=True) - p).sum(1) / (p.shape[1] - 1),
     entropy: lambda p: -(p * p.log()).sum(1) / math.log(p.shape[1]),
 }
 

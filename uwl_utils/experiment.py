@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from uwl_utils import attacks as attack_lib
+from uwl_utils.attacks.base import effective_weighting
 from uwl_utils.losses import Weighting, as_weighting
 from uwl_utils.metrics import ConfusionMatrix, confusion_matrices, perturbation_norms
 
@@ -235,7 +236,8 @@ def run(
     done = set(zip(done_before.get("config", []), done_before.get("image_id", []), strict=True))
 
     model_items = models.items() if isinstance(models, Mapping) else ((m, None) for m in models)
-    combos = list(itertools.product(attacks, weightings))
+    # each attack's own default for detach_weights (detached where it descends), recorded in its rows' options
+    combos = [(a, effective_weighting(ATTACKS[a.name], w)) for a, w in itertools.product(attacks, weightings)]
     bar = tqdm(total=len(combos) * n_images * len(models), desc="attacks", disable=not progress)
     wanted_configs: set[str] = set()
     wanted_ids: set[str] = set()

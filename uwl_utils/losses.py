@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 
 import torch
@@ -45,7 +45,7 @@ import torch.nn.functional as F
 
 from uwl_utils.checks import IGNORE_INDEX, check_labels, check_logits
 from uwl_utils.prediction import predicted_class
-from uwl_utils.uncertainty import MEASURES
+from uwl_utils.uncertainty import UNCERTAINTIES
 
 __all__ = [
     "Weighting",
@@ -90,8 +90,8 @@ def _check_pair(logits: torch.Tensor, labels: torch.Tensor) -> None:
 def _uncertainty_weight(measure: str) -> Callable[[Weighting, _SchemeInputs], torch.Tensor]:
     def weight(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
         if measure == "E":
-            return MEASURES["E"](x.probs, w.normalize_entropy, x.log_probs).exp()
-        return MEASURES[measure](x.probs).exp()
+            return UNCERTAINTIES["E"](x.probs, w.normalize_entropy, x.log_probs).exp()
+        return UNCERTAINTIES[measure](x.probs).exp()
 
     return weight
 
@@ -231,7 +231,7 @@ def _certified_radius(w: Weighting, x: _SchemeInputs) -> torch.Tensor:
 
 SCHEMES: dict[str, Callable[[Weighting, _SchemeInputs], torch.Tensor] | None] = {
     "none": None,
-    **{m: _uncertainty_weight(m) for m in MEASURES},
+    **{m: _uncertainty_weight(m) for m in UNCERTAINTIES},
     "L0": _l0_keep,
     "L0+E": _l0_entropy,
     "SegPGD": _segpgd,
@@ -260,7 +260,11 @@ PIXEL_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
 class Weighting:
     """A weighting scheme with its options.
 
-    - ``detach_weights``: stop gradients through the weights (default False: the paper's code lets them flow).
+    - ``detach_weights``: stop gradients through the weights. ``None`` (default) leaves it to the attack
+      (:meth:`resolved`): an attack that *descends* on its weighted objective (ALMA prox minimises
+      Σ u·Γ·P(c)) detaches them, since ∇u would push still-correct pixels towards lower uncertainty, i.e. back
+      to their class; an attack that ascends lets them flow, as the paper's code does. Used directly
+      (:meth:`weights`, :meth:`loss`), ``None`` acts as False.
     - ``normalize_entropy``: divide E by log C (default True, as the paper's code).
     - ``l0_threshold``: confidence above which a misclassified pixel is dropped by L0 (0.75).
     - ``l0_on``: ``"probs"`` compares the softmax confidence with ``≥`` (the paper's text); ``"logits"``
@@ -271,7 +275,7 @@ class Weighting:
     """
 
     scheme: str = "none"
-    detach_weights: bool = False
+    detach_weights: bool | None = None
     normalize_entropy: bool = True
     l0_threshold: float = 0.75
     l0_on: str = "probs"
@@ -283,6 +287,10 @@ class Weighting:
             raise ValueError(f"l0_on must be 'probs' or 'logits'; got {self.l0_on!r}")
         if self.l0_on == "probs" and not 0 < self.l0_threshold <= 1:
             raise ValueError(f"l0_threshold on probabilities must lie in (0, 1]; got {self.l0_threshold}")
+
+    def resolved(self, descends: bool) -> Weighting:
+        """This weighting with ``detach_weights=None`` replaced by the attack's default: ``descends``."""
+        return replace(self, detach_weights=descends) if self.detach_weights is None else self
 
     def weights(
         self, logits: torch.Tensor, labels: torch.Tensor, *, step: Step | None = None, validate: bool = True

@@ -1,19 +1,28 @@
-"""Pixel-wise uncertainty measures of a softmax output (paper Eq. 5–8; docs/weightings.md §Uncertainty measures).
+"""Pixel-wise measures of a softmax output (paper Eq. 5–8) and the uncertainty U of the weighting (Eq. 9).
 
-Each takes probabilities [N,C,H,W] (softmax over dim 1) and returns [N,H,W]. Larger means more
-uncertain: every measure is 0 for a one-hot prediction and maximal for the uniform one.
+See docs/weightings.md §Uncertainty measures.
+
+Each function takes probabilities [N,C,H,W] (softmax over dim 1) and returns [N,H,W]; p₍₁₎ ≥ p₍₂₎ ≥ … ≥ p₍C₎
+are the sorted probabilities of a pixel.
+
+- The margins say how *certain* a pixel is: :func:`margin` M = p₍₁₎ − p₍₂₎ (Eq. 5), :func:`max_min_difference`
+  D = p₍₁₎ − p₍C₎ (Eq. 6), :func:`mean_margin` M̄ = Σ_c (p₍₁₎ − p_c)/(C − 1) (Eq. 7); 1 for a one-hot
+  prediction, 0 for the uniform one. :func:`entropy` E (Eq. 8) is an uncertainty already.
+- :func:`uncertainty` gives the argument U of the weight exp(U) (Eq. 9): U = 1 − M, 1 − D, 1 − M̄ or E, 0 for
+  a one-hot prediction and 1 (E normalised) for the uniform one.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
 from uwl_utils.checks import check_probs
 from uwl_utils.prediction import first_max_mask
 
-__all__ = ["margin", "max_min_difference", "mean_margin", "entropy", "MEASURES"]
+__all__ = ["margin", "max_min_difference", "mean_margin", "entropy", "uncertainty", "UNCERTAINTIES"]
 
 
 # The measures select p₍₁₎, p₍₂₎, p₍C₎ with detached masks and a weighted sum over classes: the same values
@@ -23,18 +32,18 @@ __all__ = ["margin", "max_min_difference", "mean_margin", "entropy", "MEASURES"]
 def _margin(probs: torch.Tensor) -> torch.Tensor:
     first = first_max_mask(probs)
     second = first_max_mask(probs.masked_fill(first, float("-inf")))  # p₍₂₎ = p₍₁₎ on a tie at the top
-    return 1 - (probs * (first.to(probs.dtype) - second.to(probs.dtype))).sum(1)
+    return (probs * (first.to(probs.dtype) - second.to(probs.dtype))).sum(1)
 
 
 def _max_min_difference(probs: torch.Tensor) -> torch.Tensor:
-    return 1 - (probs * (first_max_mask(probs).to(probs.dtype) - first_max_mask(-probs).to(probs.dtype))).sum(1)
+    return (probs * (first_max_mask(probs).to(probs.dtype) - first_max_mask(-probs).to(probs.dtype))).sum(1)
 
 
 def _mean_margin(probs: torch.Tensor) -> torch.Tensor:
-    # 1 - sum_c (p_(1) - p_c) / (C-1) = 1 - (C p_(1) - sum_c p_c) / (C-1).
+    # sum_c (p_(1) - p_c) / (C-1) = (C p_(1) - sum_c p_c) / (C-1).
     c = probs.shape[1]
     top = (probs * first_max_mask(probs)).sum(1)
-    return 1 - (c * top - probs.sum(1)) / (c - 1)
+    return (c * top - probs.sum(1)) / (c - 1)
 
 
 def _entropy(probs: torch.Tensor, normalize: bool = True, log_probs: torch.Tensor | None = None) -> torch.Tensor:
@@ -46,19 +55,19 @@ def _entropy(probs: torch.Tensor, normalize: bool = True, log_probs: torch.Tenso
 
 
 def margin(probs: torch.Tensor) -> torch.Tensor:
-    """Probability margin M = 1 − p₍₁₎ + p₍₂₎ (Eq. 5), in [0, 1]."""
+    """Probability margin M = p₍₁₎ − p₍₂₎ (Eq. 5), in [0, 1]: 1 for a one-hot prediction, 0 for a tie at the top."""
     check_probs(probs)
     return _margin(probs)
 
 
 def max_min_difference(probs: torch.Tensor) -> torch.Tensor:
-    """Max–min difference D = 1 − p₍₁₎ + p₍C₎ (Eq. 6), in [0, 1]."""
+    """Max–min difference D = p₍₁₎ − p₍C₎ (Eq. 6), in [0, 1]: 1 for a one-hot prediction, 0 for the uniform one."""
     check_probs(probs)
     return _max_min_difference(probs)
 
 
 def mean_margin(probs: torch.Tensor) -> torch.Tensor:
-    """Mean margin M̄ = 1 − Σ_c (p₍₁₎ − p_c)/(C − 1) (Eq. 7), in [0, 1]; depends on p₍₁₎ only."""
+    """Mean margin M̄ = Σ_c (p₍₁₎ − p_c)/(C − 1) (Eq. 7), in [0, 1]; depends on p₍₁₎ only."""
     check_probs(probs)
     return _mean_margin(probs)
 
@@ -69,5 +78,22 @@ def entropy(probs: torch.Tensor, normalize: bool = True) -> torch.Tensor:
     return _entropy(probs, normalize)
 
 
-# Scheme name -> unchecked measure (callers that computed the softmax themselves skip the checks).
-MEASURES = {"M": _margin, "D": _max_min_difference, "Mbar": _mean_margin, "E": _entropy}
+# Scheme name -> unchecked U (callers that computed the softmax themselves skip the checks). E takes the
+# optional ``normalize`` and ``log_probs`` of _entropy.
+UNCERTAINTIES: dict[str, Callable[..., torch.Tensor]] = {
+    "M": lambda probs: 1 - _margin(probs),
+    "D": lambda probs: 1 - _max_min_difference(probs),
+    "Mbar": lambda probs: 1 - _mean_margin(probs),
+    "E": _entropy,
+}
+
+
+def uncertainty(probs: torch.Tensor, measure: str, normalize_entropy: bool = True) -> torch.Tensor:
+    """The uncertainty U that weights a pixel by exp(U) (Eq. 9): 1 − M, 1 − D, 1 − M̄ or E for ``measure``
+    ``"M"``, ``"D"``, ``"Mbar"``, ``"E"`` (E divided by log C when ``normalize_entropy``)."""
+    if measure not in UNCERTAINTIES:
+        raise ValueError(f"unknown uncertainty measure {measure!r}; use one of {tuple(UNCERTAINTIES)}")
+    check_probs(probs)
+    if measure == "E":
+        return _entropy(probs, normalize_entropy)
+    return UNCERTAINTIES[measure](probs)

@@ -28,7 +28,14 @@ import torch
 from torch import nn
 from torch.autograd import Function
 
-from uwl_utils.attacks.base import iterations, predicted_class, prepare, preserves_model
+from uwl_utils.attacks.base import (
+    descent_attack,
+    effective_weighting,
+    iterations,
+    predicted_class,
+    prepare,
+    preserves_model,
+)
 from uwl_utils.checks import IGNORE_INDEX
 from uwl_utils.losses import Weighting
 
@@ -198,6 +205,7 @@ def _check_args(
         )
 
 
+@descent_attack
 @preserves_model
 def alma_prox(
     model: nn.Module,
@@ -236,8 +244,9 @@ def alma_prox(
     P′; take a gradient step on L = Σ_z u_z Γ_z P(c_z; ρ_z, μ_z) (a sum over pixels) with the RMSprop metric
     H and the hyperbolic step size λ; then apply the prox of λ‖·‖∞ + box in H.
 
-    The weights u come from ``weighting.weights`` of the current logits (gradients flow through them
-    unless the Weighting detaches them). c, the masking, the ρ/μ updates, the success tracking, w and λ
+    The weights u come from ``weighting.weights`` of the current logits. ALMA prox descends on L, so they are
+    detached unless the Weighting says ``detach_weights=False``: through a descent, ∇u would move
+    still-correct pixels towards lower uncertainty, back to their class (README, "Reproducing the paper"). c, the masking, the ρ/μ updates, the success tracking, w and λ
     stay unweighted. ``penalty_grad``: ``"adv_lib"`` (default, the published derivative) or ``"exact"``;
     it is used both for the δ-gradient and the μ update. ``scale_init=None`` starts w at
     √(scale_min·scale_max); ``alpha_rms=None`` takes ``alpha``.
@@ -253,7 +262,7 @@ def alma_prox(
         steps, adv_threshold, lr_init, lr_reduction, check_steps, alpha, alpha_rms,
         scale_min, scale_max, scale_init, scale_gamma, penalty_grad, tau, gamma, logit_tolerance,
     )  # fmt: skip
-    images, labels, weighting = prepare(model, images, labels, weighting)
+    images, labels, weighting = prepare(model, images, labels, effective_weighting(alma_prox, weighting))
     batch, device, dtype = images.shape[0], images.device, images.dtype
 
     valid = labels != IGNORE_INDEX  # Ω

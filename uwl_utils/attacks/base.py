@@ -24,6 +24,8 @@ from uwl_utils.prediction import predicted_class
 __all__ = [
     "AttackInfo",
     "preserves_model",
+    "descent_attack",
+    "effective_weighting",
     "prepare",
     "loss_and_grad",
     "project_linf",
@@ -74,6 +76,21 @@ def preserves_model(attack: AttackFn) -> AttackFn:
     return attack_on_frozen_model  # type: ignore[return-value]
 
 
+_DESCENDS = "descends_on_weighted_objective"
+
+
+def descent_attack(attack: Callable) -> Callable:
+    """Mark ``attack`` as one that minimises its weighted objective: its weights default to detached."""
+    setattr(attack, _DESCENDS, True)
+    return attack
+
+
+def effective_weighting(attack: Callable, weighting: str | Weighting) -> Weighting:
+    """``weighting`` as ``attack`` runs it: ``detach_weights=None`` becomes True for a :func:`descent_attack`,
+    False otherwise (see :class:`~uwl_utils.losses.Weighting`). This is the value a result row records."""
+    return as_weighting(weighting).resolved(getattr(attack, _DESCENDS, False))
+
+
 @torch.no_grad()
 def _predict(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return model(images).argmax(1)
@@ -84,7 +101,8 @@ def prepare(
 ) -> tuple[torch.Tensor, torch.Tensor, Weighting]:
     """Check an attack's inputs once; returns (images detached, labels, Weighting).
 
-    With ``labels=None`` the clean prediction of ``model`` is attacked.
+    With ``labels=None`` the clean prediction of ``model`` is attacked. An unresolved ``detach_weights``
+    becomes False (an ascent); a descent attack passes ``effective_weighting(attack, weighting)`` instead.
     """
     check_images(images)
     images = images.detach()
@@ -94,7 +112,7 @@ def prepare(
     if num_classes is None:  # a bare nn.Module: read the number of classes off one forward
         num_classes = model(images[:1]).shape[1]
     check_labels(labels, num_classes, (images.shape[0], *images.shape[2:]))
-    return images, labels.to(images.device), as_weighting(weighting)
+    return images, labels.to(images.device), as_weighting(weighting).resolved(False)
 
 
 def loss_and_grad(

@@ -22,7 +22,7 @@ from uwl_utils.attacks.base import (
 from uwl_utils.attacks.fgsm import ifgsm_steps
 from uwl_utils.checks import IGNORE_INDEX, check_eps
 from uwl_utils.losses import Weighting
-from uwl_utils.uncertainty import MEASURES
+from uwl_utils.uncertainty import UNCERTAINTIES
 
 __all__ = ["sparse_ifgsm", "select_pixels", "pixel_budget", "SELECTIONS"]
 
@@ -73,11 +73,11 @@ def select_pixels(
     if selection == "random":
         scores = torch.rand((1, h * w), generator=make_generator(generator)).to(labels.device).expand(n, -1)
     else:
-        if measure not in MEASURES:
-            raise ValueError(f"unknown uncertainty measure {measure!r}; use one of {tuple(MEASURES)}")
+        if measure not in UNCERTAINTIES:
+            raise ValueError(f"unknown uncertainty measure {measure!r}; use one of {tuple(UNCERTAINTIES)}")
         if probs is None or probs.shape[0] != n or probs.shape[2:] != labels.shape[1:]:
             raise ValueError("selection='uncertainty' needs probs [N,C,H,W], the clean softmax, matching the labels")
-        scores = MEASURES[measure](probs.detach()).flatten(1)
+        scores = UNCERTAINTIES[measure](probs.detach()).flatten(1)
     valid = (labels != IGNORE_INDEX).flatten(1)
     scores = scores.masked_fill(~valid, float("-inf"))
     mask = torch.zeros_like(valid).scatter_(1, scores.topk(k, dim=1).indices, True)
