@@ -246,10 +246,11 @@ def alma_prox(
 
     The weights u come from ``weighting.weights`` of the current logits. ALMA prox descends on L, so they are
     detached unless the Weighting says ``detach_weights=False``: through a descent, ∇u would move
-    still-correct pixels towards lower uncertainty, back to their class (README, "Reproducing the paper"). c, the masking, the ρ/μ updates, the success tracking, w and λ
-    stay unweighted. ``penalty_grad``: ``"adv_lib"`` (default, the published derivative) or ``"exact"``;
-    it is used both for the δ-gradient and the μ update. ``scale_init=None`` starts w at
-    √(scale_min·scale_max); ``alpha_rms=None`` takes ``alpha``.
+    still-correct pixels towards lower uncertainty, back to their class (README, "Reproducing the paper").
+    c, the masking, the ρ/μ updates, the success tracking, w and λ stay unweighted. ``penalty_grad``:
+    ``"adv_lib"`` (default, the published derivative) or ``"exact"``; it is used both for the δ-gradient
+    and the μ update. ``scale_init=None`` starts w at √(scale_min·scale_max); ``alpha_rms=None`` takes
+    ``alpha``.
 
     Returns, per image, the successful iterate (APSR ≥ ``adv_threshold`` on the valid pixels) with the
     smallest ‖δ‖∞, or, if none succeeded, the latest iterate with the highest APSR; in [0, 1], shaped
