@@ -198,3 +198,30 @@ def test_cr_weighting_with_another_attack_fails_before_any_work(tmp_path):
     with pytest.raises(ValueError, match=r"runs inside cr_pgd only; run \['ifgsm'\]"):
         run({"toy": ToySegmenter()}, GRID[:1], ["none", "CR"], ToyData(), out=tmp_path, progress=False)
     assert load_results(tmp_path).empty
+
+
+def test_per_image_apsr_mean_skips_an_image_without_valid_pixels_as_metrics_apsr(tmp_path):
+    data = ToyData(3)
+    data.y[1] = 255  # an all-ignore image
+    rows, summary = run({"toy": ToySegmenter()}, GRID[:1], ["none"], data, n_images=3, batch_size=3, device="cpu",
+                        out=tmp_path, progress=False)  # fmt: skip
+    assert rows.set_index("image_id").loc["toy/1", "n_valid"] == 0
+    from uwl_utils.attacks import ifgsm
+
+    pred = ToySegmenter()(ifgsm(ToySegmenter(), data.x, data.y, eps=4 / 255)).argmax(1)
+    expected = apsr(pred, data.y, reduction="mean").item()
+    assert np.isfinite(expected) and summary["apsr_image_mean"].item() == pytest.approx(100 * expected)
+    # by hand: the mean of the two images that have valid pixels
+    rates = [(pred[i] != data.y[i])[data.y[i] != 255].double().mean().item() for i in (0, 2)]
+    assert summary["apsr_image_mean"].item() == pytest.approx(100 * sum(rates) / 2)
+    assert np.isnan(summary["n_reached_threshold"].item())  # I-FGSM has no success threshold
+
+
+def test_minimal_pgd_rows_say_which_images_reached_the_threshold(tmp_path):
+    attack = AttackConfig("minimal_pgd", None, {"max_eps": 1 / 255, "search_steps": 2, "steps": 2})
+    rows, summary = run({"toy": ToySegmenter()}, [attack], ["none"], ToyData(2), n_images=2, batch_size=2,
+                        device="cpu", out=tmp_path, progress=False)  # fmt: skip
+    # 1/255 is far too small for 99 % of the toy's pixels: both images come back unperturbed
+    assert rows["reached_threshold"].tolist() == [False, False] and rows["eps_found_255"].isna().all()
+    assert (rows["n_wrong_adv"] == rows["n_wrong_clean"]).all() and (rows["linf_255"] == 0).all()
+    assert summary["n_reached_threshold"].item() == 0

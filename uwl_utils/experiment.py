@@ -181,6 +181,7 @@ def _attack_batch(model, images, labels, attack: AttackConfig, weighting: Weight
     if "return_eps" in inspect.signature(fn).parameters:
         adv, eps_found = fn(model, images, labels, weighting=weighting, return_eps=True, **kwargs)
         extra["eps_found_255"] = (eps_found * 255).tolist()
+        extra["reached_threshold"] = eps_found.isfinite().tolist()  # False: scored on what the attack returned
     elif "return_labels" in inspect.signature(fn).parameters:
         adv, labels = fn(model, images, labels, weighting=weighting, return_labels=True, **kwargs)
     else:
@@ -307,10 +308,22 @@ def _rows(dataset, model_key, record, ids, images, labels, clean_pred, adv, adv_
 _GROUP = ["dataset", "model", "attack", "eps_255", "weighting", "options", "config"]
 
 
+def _n_reached(g: pd.DataFrame) -> float:
+    """How many images of a minimal-norm attack reached its success threshold (NaN for other attacks)."""
+    reached = g["reached_threshold"] if "reached_threshold" in g else pd.Series(dtype=object)
+    return float(reached.fillna(False).astype(bool).sum()) if reached.notna().any() else math.nan
+
+
 def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     """Pooled metrics per configuration, in %: APSR pooled over pixels and as the mean of per-image values
-    (clean and adversarial), clean and adversarial mIoU from summed confusion counts, ΔmIoU, and seconds
-    per image."""
+    (clean and adversarial; images without a valid pixel are skipped), clean and adversarial mIoU from summed
+    confusion counts, ΔmIoU, and seconds per image.
+
+    Minimal-norm attacks are scored on the image they return: minimal PGD's adversarial at the smallest ε
+    that reached its threshold, or, for an image that never did, the unperturbed image (its clean APSR
+    counts); ALMA prox's smallest successful iterate, or else its iterate of highest APSR.
+    ``n_reached_threshold`` counts the images that reached it (NaN for attacks without a threshold).
+    """
     if rows.empty:
         return pd.DataFrame()
     out = []
@@ -319,14 +332,17 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
         clean, adv = ConfusionMatrix(c), ConfusionMatrix(c)
         clean.add(np.stack(g["conf_clean"].to_numpy()))
         adv.add(np.stack(g["conf_adv"].to_numpy()))
-        per_image = g["n_wrong_adv"] / g["n_valid"]
+        scored = g["n_valid"] > 0  # an image without valid pixels has no APSR: skipped, as metrics.apsr does
+        per_image = g["n_wrong_adv"][scored] / g["n_valid"][scored]
         out.append(
             {
                 **dict(zip(_GROUP, key, strict=True)),
                 "n_images": len(g),
                 "apsr_clean": 100 * g["n_wrong_clean"].sum() / g["n_valid"].sum(),
                 "apsr": 100 * g["n_wrong_adv"].sum() / g["n_valid"].sum(),
-                "apsr_image_mean": 100 * math.fsum(per_image) / len(per_image),  # fsum: exact in any row order
+                # fsum: exact in any row order
+                "apsr_image_mean": 100 * math.fsum(per_image) / len(per_image) if len(per_image) else math.nan,
+                "n_reached_threshold": _n_reached(g),
                 "miou_clean": 100 * clean.miou(),
                 "miou_adv": 100 * adv.miou(),
                 "delta_miou": 100 * (clean.miou() - adv.miou()),
