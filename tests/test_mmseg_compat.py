@@ -83,3 +83,20 @@ def test_paper_configs_build_and_run_forward_backward(name):
     assert logits.shape == (1, model.num_classes, 64, 96) and torch.isfinite(logits).all()
     logits.logsumexp(1).mean().backward()
     assert images.grad.abs().sum() > 0
+
+
+def test_the_mmcv_lite_warning_is_silenced_once_and_nothing_else():
+    """In a fresh interpreter that shows every warning: importing mmseg's API (which imports mmcv's transformer
+    bricks) prints no MultiScaleDeformableAttention warning, another warning still shows, and a second install
+    adds no second filter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; import uwl_utils; from uwl_utils import mmseg_compat; mmseg_compat.install(); "
+        "warnings.warn('another warning'); from mmseg.apis import init_model; "
+        "print(sum(f[1] is not None and f[1].pattern == mmseg_compat.MMCV_LITE_WARNING for f in warnings.filters))"
+    )
+    done = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, check=True)
+    assert "mmcv/cnn/bricks/transformer.py" not in done.stderr and "MultiScaleDeformableAttention" not in done.stderr
+    assert "another warning" in done.stderr and done.stdout.strip() == "1"

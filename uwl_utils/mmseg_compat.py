@@ -17,13 +17,19 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
+import warnings
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["install", "point_sample", "sigmoid_focal_loss", "PROVIDED_OPS"]
+__all__ = ["install", "point_sample", "sigmoid_focal_loss", "PROVIDED_OPS", "MMCV_LITE_WARNING"]
 
 PROVIDED_OPS = ("point_sample", "sigmoid_focal_loss")
+
+# mmcv-lite's mmcv/cnn/bricks/transformer.py warns at import that the compiled MultiScaleDeformableAttention is
+# missing. No model of this project uses that op (Mask2Former-style heads would, and they get the clear error of
+# _OpsStandIn), so the warning says nothing a user can act on; notebooks showed it as a red stderr box.
+MMCV_LITE_WARNING = r"Fail to import ``MultiScaleDeformableAttention``"
 
 
 def point_sample(input: torch.Tensor, points: torch.Tensor, align_corners: bool = False, **kwargs) -> torch.Tensor:
@@ -102,6 +108,8 @@ def install() -> bool:
         return False
     import mmcv  # the package itself is pure Python in mmcv-lite
 
+    # once, with the stand-in (install returns above on every later call): only this message, only from there
+    warnings.filterwarnings("ignore", MMCV_LITE_WARNING, UserWarning, r"mmcv\.cnn\.bricks\.transformer")
     ops = _OpsStandIn("mmcv.ops", __doc__)
     ops.point_sample = point_sample
     ops.sigmoid_focal_loss = sigmoid_focal_loss
