@@ -74,3 +74,17 @@ def test_pixel_eps_255_converts_only_the_normalized_space():
         pixel_eps_255(8, "norm")
     with pytest.raises(ValueError, match="positive std"):
         eps_from_normalized(8, 0.0)
+
+
+def test_eps_space_grid_pixel_is_attack_grid_and_normalized_converts_eps_alpha_and_keeps_steps():
+    from uwl_utils.experiment import attack_grid
+    from uwl_utils.protocol import eps_space_grid
+
+    assert eps_space_grid("ifgsm", [4, 16], "pixel") == attack_grid("ifgsm", [4, 16])
+    a4, a16 = eps_space_grid("ifgsm", [4, 16], "normalized")
+    assert a16.eps_255 == pytest.approx(16 * 57.12 / 255)
+    kw = a16.kwargs()
+    assert kw["eps"] == pytest.approx(16 * 57.12 / 255**2) and kw["alpha"] == pytest.approx(57.12 / 255**2)
+    assert kw["steps"] == 20 and a4.kwargs()["steps"] == 5  # min(ε + 4, ⌊1.25 ε⌋) of the nominal ε
+    assert eps_space_grid("fgsm", 8, "normalized")[0].params == {}  # one step: only ε changes
+    assert eps_space_grid("ifgsm", 8, "normalized", steps=3)[0].params["steps"] == 3  # the caller's value wins

@@ -13,10 +13,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import MappingProxyType
+from typing import Any
 
+import numpy as np
 import torch
+
+from uwl_utils.attacks.fgsm import ifgsm_steps
+from uwl_utils.experiment import AttackConfig
 
 __all__ = [
     "MINIMAL_PGD",
@@ -27,6 +32,7 @@ __all__ = [
     "MMSEG_STD_255",
     "eps_from_normalized",
     "pixel_eps_255",
+    "eps_space_grid",
 ]
 
 # Keyword arguments of uwl_utils.attacks.minimal_pgd, per notebook profile. "paper": the framework's
@@ -101,3 +107,30 @@ def pixel_eps_255(
     if eps_space not in EPS_SPACES:
         raise ValueError(f"eps_space must be one of {EPS_SPACES}; got {eps_space!r}")
     return float(eps_255) if eps_space == "pixel" else eps_from_normalized(eps_255, std)
+
+
+_STEPPED = ("ifgsm", "sparse_ifgsm")  # attacks whose step α and step count the paper's code also sets
+
+
+def eps_space_grid(
+    name: str,
+    eps_255: Iterable[float] | float,
+    eps_space: str = "pixel",
+    std: float | Sequence[float] | torch.Tensor = MMSEG_STD_255,
+    **params: Any,
+) -> list[AttackConfig]:
+    """AttackConfigs of one attack over ε given in ``eps_space`` (0–255 units), converted to pixel space.
+
+    ``"pixel"`` is :func:`~uwl_utils.experiment.attack_grid`. ``"normalized"`` reproduces the paper's code:
+    ε by :func:`eps_from_normalized`, and for I-FGSM and sparse I-FGSM also its step α = 1/255 converted the
+    same way and its step count n = min(ε + 4, ⌊1.25 ε⌋) of the nominal ε (unless ``params`` set them).
+    """
+    values = [eps_255] if np.isscalar(eps_255) else list(eps_255)
+    configs = []
+    for nominal in values:
+        own = dict(params)
+        if eps_space == "normalized" and name in _STEPPED:
+            own.setdefault("alpha", eps_from_normalized(1.0, std) / 255)
+            own.setdefault("steps", ifgsm_steps(nominal / 255))
+        configs.append(AttackConfig(name, pixel_eps_255(nominal, eps_space, std), own))
+    return configs
