@@ -39,10 +39,12 @@ def test_profiles_are_keyword_sets_of_minimal_pgd_and_recorded_as_given(profile)
 
 def test_quick_profile_is_the_same_attack_with_fewer_passes():
     paper, quick = MINIMAL_PGD["paper"], MINIMAL_PGD["quick"]
-    assert quick["search_steps"] * quick["steps"] == 60 < paper["search_steps"] * paper["steps"] == 520
+    assert quick["search_steps"] * quick["steps"] == 100 < paper["search_steps"] * paper["steps"] == 520
+    # the same path per trial: steps · rel_step = 4/3 of ε
+    assert quick["steps"] * quick["rel_step"] == pytest.approx(paper["steps"] * paper["rel_step"])
     assert quick["restarts"] == paper["restarts"] == 1 and quick["random_init"] is paper["random_init"] is False
-    # trials 2·max_eps/2^search_steps apart: 1/255 in the quick profile
-    assert 2 * quick["max_eps"] / 2 ** quick["search_steps"] == pytest.approx(1 / 255)
+    # trials 2·max_eps/2^search_steps apart: 2/255 in the quick profile
+    assert 2 * quick["max_eps"] / 2 ** quick["search_steps"] == pytest.approx(2 / 255)
 
 
 def test_every_attack_has_a_label_and_the_two_pgds_are_told_apart():
