@@ -61,6 +61,8 @@ ATTACK_LABELS = MappingProxyType(
         "ifgsm": "I-FGSM",
         "minimal_pgd": "minimal-ε PGD",
         "pgd": "PGD (fixed ε)",
+        "apgd": "APGD",
+        "sea": "SEA",
         "alma_prox": "ALMA prox",
         "cr_pgd": "CR-PGD",
         "sparse_ifgsm": "sparse I-FGSM",
