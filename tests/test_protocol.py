@@ -90,3 +90,5 @@ def test_eps_space_grid_pixel_is_attack_grid_and_normalized_converts_eps_alpha_a
     assert kw["steps"] == 20 and a4.kwargs()["steps"] == 5  # min(ε + 4, ⌊1.25 ε⌋) of the nominal ε
     assert eps_space_grid("fgsm", 8, "normalized")[0].params == {}  # one step: only ε changes
     assert eps_space_grid("ifgsm", 8, "normalized", steps=3)[0].params["steps"] == 3  # the caller's value wins
+    quick = eps_space_grid("minimal_pgd", None, "normalized", **MINIMAL_PGD["quick"])
+    assert quick == [AttackConfig("minimal_pgd", None, dict(MINIMAL_PGD["quick"]))]

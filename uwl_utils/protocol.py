@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from uwl_utils.attacks.fgsm import ifgsm_steps
-from uwl_utils.experiment import AttackConfig
+from uwl_utils.experiment import AttackConfig, attack_grid
 
 __all__ = [
     "MINIMAL_PGD",
@@ -117,7 +117,7 @@ _STEPPED = ("ifgsm", "sparse_ifgsm")  # attacks whose step α and step count the
 
 def eps_space_grid(
     name: str,
-    eps_255: Iterable[float] | float,
+    eps_255: Iterable[float] | float | None,
     eps_space: str = "pixel",
     std: float | Sequence[float] | torch.Tensor = MMSEG_STD_255,
     **params: Any,
@@ -127,7 +127,10 @@ def eps_space_grid(
     ``"pixel"`` is :func:`~uwl_utils.experiment.attack_grid`. ``"normalized"`` reproduces the paper's code:
     ε by :func:`eps_from_normalized`, and for I-FGSM and sparse I-FGSM also its step α = 1/255 converted the
     same way and its step count n = min(ε + 4, ⌊1.25 ε⌋) of the nominal ε (unless ``params`` set them).
+    ``eps_255=None`` (minimal-norm attacks, which take no ε) gives the one configuration of ``params``.
     """
+    if eps_255 is None:
+        return attack_grid(name, None, **params)
     values = [eps_255] if np.isscalar(eps_255) else list(eps_255)
     configs = []
     for nominal in values:
