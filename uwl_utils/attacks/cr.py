@@ -69,12 +69,11 @@ def smoothed_probs(
     total = None
     for start in range(0, n_samples, sample_batch):
         k = min(sample_batch, n_samples - start)
-        noise = torch.randn((k, *x.shape), generator=gen).to(x) * sigma
-        copies = (x.unsqueeze(0) + noise).clamp(0, 1).flatten(0, 1)
-        probs = model(copies).softmax(1)
-        probs = probs.unflatten(0, (k, x.shape[0])).sum(0)
-        total = probs if total is None else total + probs
-    return total / n_samples
+        # in place: the noise becomes the copies (x + σ·noise, clipped) without further allocations
+        copies = torch.randn((k, *x.shape), generator=gen).to(x).mul_(sigma).add_(x).clamp_(0, 1).flatten(0, 1)
+        probs = model(copies).softmax(1).unflatten(0, (k, x.shape[0])).sum(0)
+        total = probs if total is None else total.add_(probs)
+    return total.div_(n_samples)
 
 
 class _HeldWeights:
