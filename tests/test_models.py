@@ -205,3 +205,57 @@ def test_numpy_meta_loads_with_weights_only(tmp_path):
         torch.save({"state_dict": state, "meta": {name: obj}}, tmp_path / f"{name}.pth")
         with pytest.raises(CheckpointError, match="weights_only=False"):
             read_checkpoint(tmp_path / f"{name}.pth")
+
+
+# --- memory saving: activation checkpointing and bf16 autocast ---------------------------------------------------
+
+
+def _input_grad(model: SegmentationModel, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    x = images.clone().requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(model(x), labels, ignore_index=255)
+    return torch.autograd.grad(loss, x)[0]
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_checkpointing_gives_the_same_gradient_and_can_be_switched_off(name):
+    torch.manual_seed(0)
+    model = SegmentationModel(build_segmentor(name), MODELS[name]).requires_grad_(False)
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, 48, 64, generator=gen)
+    labels = torch.randint(0, model.num_classes, (2, 48, 64), generator=gen)
+    plain = _input_grad(model, images, labels)
+    blocks = models._residual_blocks(model.segmentor)
+    assert blocks and all("forward" not in vars(b) for b in blocks)
+    model.set_memory_saving("checkpoint")
+    assert all("forward" in vars(b) for b in blocks)  # every residual block of the backbone recomputes
+    saved = _input_grad(model, images, labels)
+    assert (saved - plain).norm() <= 1e-5 * plain.norm()
+    with torch.no_grad():  # no gradient taken: the plain forward, the same logits
+        torch.testing.assert_close(model(images), model.set_memory_saving("none")(images), rtol=0, atol=0)
+    assert all("forward" not in vars(b) for b in blocks) and model.memory_saving == "none"
+    assert set(model.state_dict()) == set(SegmentationModel(build_segmentor(name), MODELS[name]).state_dict())
+
+
+def test_bf16_autocast_keeps_the_gradient_direction_and_float32_logits():
+    torch.manual_seed(0)
+    name = "synth_city/deeplabv3plus"
+    model = SegmentationModel(build_segmentor(name), MODELS[name]).requires_grad_(False)
+    gen = torch.Generator().manual_seed(1)
+    images = torch.rand(2, 3, 48, 64, generator=gen)
+    labels = torch.randint(0, 19, (2, 48, 64), generator=gen)
+    plain = _input_grad(model, images, labels)
+    model.set_memory_saving("checkpoint+bf16")
+    assert model(images).dtype == torch.float32
+    low = _input_grad(model, images, labels)
+    cosine = (low * plain).sum() / (low.norm() * plain.norm())
+    assert 0.9 < cosine < 1 - 1e-6  # close, but not the float32 gradient
+    with pytest.raises(ValueError, match="memory_saving"):
+        model.set_memory_saving("fp8")
+    with pytest.raises(ValueError, match="memory_saving"):
+        load_model(name, memory_saving="half")
+
+
+def test_random_model_with_backbone_overrides():
+    model = models.random_model("synth_city/deeplabv3plus", overrides={"backbone": {"depth": 34}})
+    assert model.segmentor.backbone.depth == 34 and not any(p.requires_grad for p in model.parameters())
+    assert model(torch.rand(1, 3, 32, 32)).shape == (1, 19, 32, 32)

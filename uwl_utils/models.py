@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import types
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import nn
 from torch.hub import download_url_to_file
 
@@ -34,6 +36,7 @@ from uwl_utils.data.classes import IGNORE_INDEX
 
 __all__ = [
     "MODELS",
+    "MEMORY_SAVING",
     "CheckpointError",
     "ModelSpec",
     "SegmentationModel",
@@ -43,6 +46,7 @@ __all__ = [
     "checkpoint_path",
     "get_spec",
     "load_model",
+    "random_model",
     "read_checkpoint",
     "save_checkpoint",
     "wrap",
@@ -274,29 +278,54 @@ def _configs_dir() -> Path:
     return Path(mmseg.__file__).resolve().parent / ".mim" / "configs"
 
 
-def build_config(name: str):
-    """The mmengine ``Config`` of ``name``: the packaged mmseg config with the spec's overrides merged."""
+def build_config(name: str, overrides: Mapping[str, Any] | None = None):
+    """The mmengine ``Config`` of ``name``: the packaged mmseg config with the spec's overrides merged, then
+    ``overrides`` (same semantics, e.g. ``{"backbone": {"depth": 101}}``)."""
     from mmengine.config import Config
 
     spec = get_spec(name)
     cfg = Config.fromfile(_configs_dir() / spec.config)
-    if spec.overrides:
-        cfg.merge_from_dict(dict(model=dict(spec.overrides)))
+    for extra in (spec.overrides, overrides):
+        if extra:
+            cfg.merge_from_dict(dict(model=dict(extra)))
     return cfg
 
 
-def build_segmentor(name: str, device: str | torch.device = "cpu") -> nn.Module:
-    """The mmseg segmentor of ``name`` with random weights, SyncBN reverted to BN, in eval mode."""
+def build_segmentor(
+    name: str, device: str | torch.device = "cpu", overrides: Mapping[str, Any] | None = None
+) -> nn.Module:
+    """The mmseg segmentor of ``name`` (with ``overrides``, see :func:`build_config`) with random weights,
+    SyncBN reverted to BN, in eval mode."""
     from mmengine.model import revert_sync_batchnorm
     from mmseg.apis import init_model
 
-    cfg = build_config(name)
+    cfg = build_config(name, overrides)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         segmentor = revert_sync_batchnorm(init_model(cfg, None, device="cpu"))
     classes, palette = _LABEL_SPACES[get_spec(name).dataset]
     segmentor.dataset_meta = {"classes": list(classes), "palette": [list(c) for c in palette]}
     return segmentor.to(device).eval()
+
+
+MEMORY_SAVING = ("none", "checkpoint", "bf16", "checkpoint+bf16")
+
+
+def _residual_blocks(segmentor: nn.Module) -> list[nn.Module]:
+    """The backbone's residual blocks (mmseg's ResNet / BiSeNetV1 context path / DDRNet blocks)."""
+    from mmseg.models.backbones.resnet import BasicBlock, Bottleneck
+    from mmseg.models.utils import BasicBlock as DDRBasicBlock
+    from mmseg.models.utils import Bottleneck as DDRBottleneck
+
+    kinds = (BasicBlock, Bottleneck, DDRBasicBlock, DDRBottleneck)
+    return [m for m in segmentor.backbone.modules() if isinstance(m, kinds)]
+
+
+def _checkpointing_forward(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The block's own forward, its activations recomputed in the backward when a gradient is being taken."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return torch.utils.checkpoint.checkpoint(type(block).forward, block, x, use_reentrant=False)
+    return type(block).forward(block, x)
 
 
 class SegmentationModel(nn.Module):
@@ -310,6 +339,7 @@ class SegmentationModel(nn.Module):
     The value range is not checked (that would cost a device sync).
     ``train()`` keeps the model in eval mode: attacks must see inference-time batch norm and dropout.
     To train the network, train ``.segmentor`` directly (as :mod:`uwl_utils.tools.train` does).
+    :meth:`set_memory_saving` trades compute for memory (full-resolution attacks).
     """
 
     def __init__(self, segmentor: nn.Module, spec: ModelSpec) -> None:
@@ -325,7 +355,32 @@ class SegmentationModel(nn.Module):
         pre = segmentor.cfg.model.data_preprocessor
         self.register_buffer("mean", torch.tensor(pre.mean, dtype=torch.float32).view(1, 3, 1, 1), False)
         self.register_buffer("std", torch.tensor(pre.std, dtype=torch.float32).view(1, 3, 1, 1), False)
+        self.memory_saving = "none"
         self.eval()
+
+    def set_memory_saving(self, mode: str) -> SegmentationModel:
+        """Trade compute for memory in every forward+backward, for every attack; returns the model.
+
+        - ``"checkpoint"``: the backbone's residual blocks keep only their input and recompute their
+          activations in the backward (one more forward of the backbone per gradient; the gradient is the same
+          up to float rounding). mmseg's own ``with_cp`` uses the reentrant checkpoint, which refuses
+          ``torch.autograd.grad`` (how the attacks take their gradient), so the blocks are wrapped here with
+          the non-reentrant one.
+        - ``"bf16"``: the network runs under bfloat16 autocast; the logits come back in the input's dtype, so
+          the loss and the weights are computed in float32. The logits move by about 1 % of their size, so
+          attacks that follow the gradient's sign (FGSM, I-FGSM, PGD ℓ∞) are barely affected; do not use it to
+          reproduce float32 numbers.
+        - ``"checkpoint+bf16"``: both; ``"none"``: neither.
+        """
+        if mode not in MEMORY_SAVING:
+            raise ValueError(f"memory_saving must be one of {MEMORY_SAVING}; got {mode!r}")
+        for block in _residual_blocks(self.segmentor):
+            if "checkpoint" in mode:
+                block.forward = types.MethodType(_checkpointing_forward, block)
+            else:
+                block.__dict__.pop("forward", None)
+        self.memory_saving = mode
+        return self
 
     def train(self, mode: bool = True) -> SegmentationModel:
         """Stay in eval mode whatever ``mode`` says (see the class docstring)."""
@@ -348,8 +403,10 @@ class SegmentationModel(nn.Module):
             images = F.pad(images, (0, pad_w, 0, pad_h), value=0.0)
         shape = (h + pad_h, w + pad_w)
         metas = [dict(img_shape=shape, ori_shape=shape, pad_shape=shape)] * images.shape[0]
-        logits = self.segmentor.encode_decode(self.normalize(images), metas)
-        return logits[..., :h, :w]
+        bf16 = self.memory_saving.endswith("bf16")
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = self.segmentor.encode_decode(self.normalize(images), metas)
+        return logits[..., :h, :w].to(images.dtype)
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
@@ -502,19 +559,28 @@ def _load_weights(segmentor: nn.Module, state: dict[str, torch.Tensor], spec: Mo
 
 
 def load_model(
-    name: str, device: str | torch.device = "cpu", checkpoint: str | Path | None = None
+    name: str,
+    device: str | torch.device = "cpu",
+    checkpoint: str | Path | None = None,
+    memory_saving: str = "none",
 ) -> SegmentationModel | WrappedModel:
     """Build ``name`` with its trained weights; returns a frozen :class:`SegmentationModel` in eval mode.
 
     ``checkpoint`` is a local file; without it, tiny models read their committed file and zoo models the
     cache folder (downloading the published file there when absent). ``device="auto"`` picks CUDA when
     available. A user's registered name (:mod:`uwl_utils.user_models`) is built by its own entry.
+    ``memory_saving``: one of :data:`MEMORY_SAVING` (:meth:`SegmentationModel.set_memory_saving`), e.g.
+    ``"checkpoint"`` to attack at full resolution on a smaller GPU; registry (mmseg) models only.
     """
     from uwl_utils.user_models import USER_MODELS, build_user_model
 
+    if memory_saving not in MEMORY_SAVING:
+        raise ValueError(f"memory_saving must be one of {MEMORY_SAVING}; got {memory_saving!r}")
     if name in USER_MODELS:
         if checkpoint is not None:
             raise ValueError(f"{name!r} is a user model: give its checkpoint in its registry entry")
+        if memory_saving != "none":
+            raise ValueError(f"memory_saving applies to the registry's mmseg models, not the user model {name!r}")
         return build_user_model(name, _resolve_device(device))
     spec = get_spec(name)
     path = Path(checkpoint) if checkpoint is not None else _find_checkpoint(spec)
@@ -524,7 +590,20 @@ def load_model(
     model = SegmentationModel(segmentor, spec).to(_resolve_device(device))
     model.requires_grad_(False)
     model.checkpoint_path = path  # the experiment runner keys results by this file's content hash
-    return model
+    return model.set_memory_saving(memory_saving)
+
+
+def random_model(
+    name: str,
+    device: str | torch.device = "cpu",
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    memory_saving: str = "none",
+) -> SegmentationModel:
+    """``name``'s architecture (with ``overrides``, e.g. ``{"backbone": {"depth": 101}}``) with random weights,
+    frozen, behind the wrapper: for speed and memory measurements, which do not depend on the weights."""
+    model = SegmentationModel(build_segmentor(name, "cpu", overrides), get_spec(name)).to(_resolve_device(device))
+    return model.requires_grad_(False).set_memory_saving(memory_saving)
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, meta: Mapping[str, Any]) -> Path:
