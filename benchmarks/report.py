@@ -24,6 +24,7 @@ TARGETS = {
     "peer_time": 1.0,  # ours / peer's wall time
     "ifgsm_apsr_points": 0.05,  # "equal APSR" for I-FGSM vs BIM
     "alma_apsr_points": 2.0,  # ALMA prox vs adv_lib
+    "fullsize_overhead": 1.02,  # every scheme against "none" on the full-size network (issue 19)
 }
 FLOOR_TARGETED = ("fgsm/none", "ifgsm/none", "pgd/none")
 PEER_TIME_TARGETED = ("ifgsm", "alma_prox")  # ours no slower than the peers
@@ -199,6 +200,21 @@ def targets(run: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
                 None,
                 None,
                 f"APSR {100 * paper['ifgsm']['apsr']:.1f} % vs {100 * paper['alma_prox']['apsr']:.1f} %",
+            )
+        )
+    full = run.get("fullsize")
+    if full:
+        worst = max((s for s in full["schemes"] if s != "none"), key=lambda s: full["schemes"][s]["ratio"])
+        r = full["schemes"][worst]
+        rows.append(
+            _row(
+                where,
+                f"weighting overhead at full size, I-FGSM (worst scheme), {full['size'][0]}×{full['size'][1]}",
+                r["ratio"],
+                TARGETS["fullsize_overhead"],
+                r["ratio"] <= TARGETS["fullsize_overhead"],
+                f"worst: {worst} (paired ratios {r['ratio_min']:.3f}–{r['ratio_max']:.3f} over {full['reps']} "
+                f"repetitions; implied by the weighting alone {r['implied_ratio']:.3f})",
             )
         )
     return rows
@@ -379,6 +395,46 @@ def _run_markdown(run: Mapping[str, Any]) -> list[str]:
             for s, r in ap["rows"].items()
         ]
         lines += markdown_table(["weighting", "PGD ms/pass", "APGD ms/pass", "ratio"], rows) + [""]
+    return lines + _fullsize_markdown(run)
+
+
+def _fullsize_markdown(run: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    full = run.get("fullsize")
+    if full:
+        lines += [
+            f"**7. Weighting overhead at full size** — I-FGSM on {full['model']} {full['overrides']} (random weights), "
+            f"{full['size'][0]}×{full['size'][1]}, batch 1, {full['steps']} iteration(s) per run, {full['reps']} "
+            f"repetitions; {full['per_iter_s_none']:.2f} s per iteration with `none`",
+            "",
+        ]
+        rows = [
+            [s, _f(r["ratio"]), f"{r['ratio_min']:.3f}–{r['ratio_max']:.3f}", _f(r["implied_ratio"])]
+            for s, r in full["schemes"].items()
+        ]
+        header = ["scheme", "time / none (median of paired)", "spread", "implied by the weighting alone"]
+        lines += markdown_table(header, rows)
+        lines += [""]
+    mem = run.get("memory")
+    if mem:
+        lines += [
+            f"**8. Memory of one I-FGSM iteration** — {mem['model']} {mem['overrides']} (random weights), batch 1, "
+            f"{mem['measure']}; a size predicted above {mem['limit_gb']:g} GB is skipped",
+            "",
+        ]
+        rows = []
+        for size, modes in mem["sizes"].items():
+            for mode, r in modes.items():
+                if r["status"] == "ok":
+                    rows.append([size, mode, f"{r['peak_gb']:.2f}", f"{r['base_gb']:.2f}", _f(r.get("ratio")),
+                                 f"{r['seconds']:.1f}", _f(r.get("time_ratio")), ""])  # fmt: skip
+                else:
+                    rows.append([size, mode, "", "", "", "", "", r.get("reason", r["status"])])
+        lines += markdown_table(
+            ["size", "memory_saving", "peak GB", "base GB", "(peak − base) / none's", "s", "time / none's", "note"],
+            rows,
+        )
+        lines += [""]
     return lines
 
 

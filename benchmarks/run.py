@@ -27,7 +27,7 @@ from torch import nn
 
 from benchmarks.peers import Peer, load_peers
 from benchmarks.report import machine, targets, write_results
-from benchmarks.suite import PROFILES, SECTIONS, Profile, Setup, run_sections, scaled
+from benchmarks.suite import OPTIONAL_SECTIONS, PROFILES, SECTIONS, Profile, Setup, run_sections, scaled
 from benchmarks.timing import make_sync
 from uwl_utils.testing import ToySegmenter
 
@@ -221,7 +221,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="FIELD=VALUE",
         help="override a profile field, e.g. reps=7, batch_sizes=1,2,4, eps=8/255",
     )
-    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    p.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated subset of {SECTIONS}, or the slow full-size ones {OPTIONAL_SECTIONS}",
+    )
     p.add_argument("--model", default="synth_city/deeplabv3plus", help="CPU model; 'toy' for a smoke run")
     p.add_argument("--dataset", default="synth_city")
     p.add_argument("--size", default=None, help="CPU image size HxW (default: the data set's)")

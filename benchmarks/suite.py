@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 from torch import nn
 
+from benchmarks.fullsize import fullsize_overhead, iteration_memory
 from benchmarks.peers import Peer
 from benchmarks.timing import (
     PassCounter,
@@ -33,7 +34,7 @@ from uwl_utils.attacks.base import AttackInfo
 from uwl_utils.losses import PAPER_SCHEMES, Weighting
 from uwl_utils.metrics import apsr
 
-__all__ = ["Profile", "PROFILES", "Setup", "SECTIONS", "run_sections"]
+__all__ = ["Profile", "PROFILES", "Setup", "SECTIONS", "OPTIONAL_SECTIONS", "run_sections"]
 
 Log = Callable[[str], None]
 OVERHEAD_ATTACKS = ("ifgsm", "pgd", "alma_prox")
@@ -76,6 +77,16 @@ class Profile:
     # 6: APGD against PGD, time per forward+backward pass, without and with a weighting
     apgd_steps: int = 10
     apgd_schemes: tuple[str, ...] = ("none", "E", "L0")
+    # 7 (optional, --sections fullsize): I-FGSM on a full-size architecture, every scheme against none
+    fullsize_model: str = "cityscapes/deeplabv3plus"
+    fullsize_depth: int = 101  # ResNet depth of the backbone; 0 keeps the model's own
+    fullsize_size: tuple[int, ...] = (512, 1024)
+    fullsize_steps: int = 1
+    fullsize_reps: int = 2
+    # 8 (optional, --sections memory): one I-FGSM iteration of the same model with and without checkpointing,
+    # per size (H, W pairs, flattened); a size predicted to need more than memory_limit_gb is skipped
+    memory_sizes: tuple[int, ...] = (512, 1024, 1024, 2048)
+    memory_limit_gb: float = 20.0
 
     def as_record(self) -> dict[str, object]:
         rec = asdict(self)
@@ -84,6 +95,16 @@ class Profile:
         rec["batch_sizes"] = list(self.batch_sizes)
         rec["apgd_schemes"] = list(self.apgd_schemes)
         return rec
+
+    def architecture(self) -> tuple[str, dict]:
+        """The full-size sections' (model name, config overrides)."""
+        return self.fullsize_model, ({"backbone": {"depth": self.fullsize_depth}} if self.fullsize_depth else {})
+
+    def sizes(self) -> list[tuple[int, int]]:
+        """``memory_sizes`` as (H, W) pairs."""
+        if len(self.memory_sizes) % 2:
+            raise ValueError(f"memory_sizes must hold H, W pairs; got {self.memory_sizes}")
+        return list(zip(self.memory_sizes[::2], self.memory_sizes[1::2], strict=True))
 
 
 PROFILES: dict[str, Profile] = {
@@ -634,6 +655,9 @@ def apgd_vs_pgd(setup: Setup, profile: Profile) -> dict[str, object]:
 
 
 SECTIONS = ("overhead", "batching", "peers", "paper", "apgd")  # "overhead" holds sections 1 (overhead) and 2 (floor)
+SECTIONS = ("overhead", "batching", "peers", "paper")  # "overhead" holds sections 1 (overhead) and 2 (floor)
+# slow on a CPU (a full-size network at 512×1024 and more): only when asked for
+OPTIONAL_SECTIONS = ("fullsize", "memory")
 
 
 def run_sections(
@@ -642,11 +666,11 @@ def run_sections(
     """Run the chosen sections on ``setup``; each result carries its own wall time."""
     import time
 
-    unknown = set(sections) - set(SECTIONS)
+    unknown = set(sections) - set(SECTIONS) - set(OPTIONAL_SECTIONS)
     if unknown:
-        raise ValueError(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+        raise ValueError(f"unknown sections {sorted(unknown)}; choose from {SECTIONS + OPTIONAL_SECTIONS}")
     out: dict[str, object] = {"label": setup.label, "info": setup.info, "section_wall_s": {}}
-    for name in SECTIONS:
+    for name in SECTIONS + OPTIONAL_SECTIONS:
         if name not in sections:
             continue
         start = time.perf_counter()
@@ -658,6 +682,16 @@ def run_sections(
             result = apgd_vs_pgd(setup, profile)
         elif name == "peers":
             result = peers_section(setup, profile, peers)
+        elif name == "fullsize":
+            result = fullsize_overhead(
+                tuple(profile.fullsize_size), profile.fullsize_steps, profile.fullsize_reps, setup.device,
+                profile.architecture(), profile.component_reps, setup.log,
+            )  # fmt: skip
+        elif name == "memory":
+            result = iteration_memory(
+                profile.sizes(), ("none", "checkpoint"), setup.device, profile.memory_limit_gb,
+                profile.architecture(), log=setup.log,
+            )  # fmt: skip
         else:
             result = paper_claim(setup, profile)
         out["section_wall_s"][name] = time.perf_counter() - start

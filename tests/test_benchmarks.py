@@ -17,7 +17,7 @@ from benchmarks import peers as peers_mod
 from benchmarks.peers import Peer, load_peers, torchattacks_labels
 from benchmarks.report import targets, to_markdown, write_results
 from benchmarks.run import benchmark, main, toy_setup
-from benchmarks.suite import PROFILES, SECTIONS, peers_section, scaled
+from benchmarks.suite import PROFILES, SECTIONS, peers_section, run_sections, scaled
 from benchmarks.timing import (
     PassCounter,
     floor_ratio,
@@ -29,6 +29,7 @@ from benchmarks.timing import (
     run_passes,
 )
 from uwl_utils.attacks import alma_prox, cr_pgd, fgsm, ifgsm, pgd
+from uwl_utils.losses import PAPER_SCHEMES
 
 # one or two iterations everywhere, one repetition: a smoke run of every code path
 TINY = scaled(
@@ -396,3 +397,46 @@ def test_cli_on_the_toy_model_without_peers(tmp_path):
     json.loads((tmp_path / "smoke.json").read_text())
     with pytest.raises(SystemExit):
         main(["--set", "no_such_field=1", "--out", str(tmp_path)])
+
+
+# --- the full-size sections (a tiny model stands in for DeepLabv3+ R101) -----------------------------------------
+
+FULLSIZE_TINY = scaled(
+    TINY,
+    fullsize_model="synth_city/deeplabv3plus",
+    fullsize_depth=0,
+    fullsize_size=(32, 64),
+    fullsize_steps=1,
+    fullsize_reps=2,
+    memory_sizes=(32, 64, 64, 128),
+    memory_limit_gb=0.05,
+)
+
+
+def test_fullsize_and_memory_sections_on_a_tiny_model(tmp_path):
+    setup = toy_setup(n_images=1, log=lambda message: None)
+    run = run_sections(setup, FULLSIZE_TINY, _no_peers(), ("fullsize", "memory"))
+    full = run["fullsize"]
+    assert set(full["schemes"]) == set(PAPER_SCHEMES) and full["size"] == [32, 64]
+    none = full["schemes"]["none"]
+    assert none["ratio"] == none["ratio_min"] == none["ratio_max"] == 1.0
+    for r in full["schemes"].values():
+        assert len(r["times_s"]) == 2 and r["ratio_min"] <= r["ratio"] <= r["ratio_max"]
+        assert math.isfinite(r["implied_ratio"])
+    mem = run["memory"]["sizes"]
+    first, second = mem["32x64"], mem["64x128"]
+    for mode in ("none", "checkpoint"):  # measured in a subprocess: its peak resident set holds torch at least
+        assert first[mode]["status"] == "ok" and first[mode]["peak_gb"] >= first[mode]["base_gb"] > 0.05
+        # the next size is predicted from the first (linear in the pixels) and exceeds the 0.05 GB limit
+        expected = first[mode]["base_gb"] + 4 * (first[mode]["peak_gb"] - first[mode]["base_gb"])
+        assert second[mode]["status"] == "skipped"
+        assert second[mode]["predicted_gb"] == pytest.approx(expected)
+    grew = first["none"]["peak_gb"] > first["none"]["base_gb"]
+    assert first["none"]["ratio"] == (1.0 if grew else None)
+    result = {**benchmark([], TINY, _no_peers()), "runs": [run]}
+    json_path, md_path = write_results(result, tmp_path, "full")
+    text = md_path.read_text()
+    assert "Weighting overhead at full size" in text and "Memory of one I-FGSM iteration" in text
+    assert "predicted" in text and json.loads(json_path.read_text())["runs"][0]["memory"]
+    (row,) = [t for t in targets(run, "CPU") if t["target"].startswith("weighting overhead at full size")]
+    assert row["limit"] == 1.02 and row["met"] == (row["value"] <= 1.02)
