@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test bench gpu-check lint clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# One CUDA GPU, < 8 min: benchmarks/results/gpu_check.{json,md}. No setup step: on a bare GPU machine the
+# dependencies come as wheels (README); .venv's python is used where it exists. GPU_CHECK_ARGS=--dry-run: CPU.
+gpu-check:
+	$(if $(wildcard $(PY)),$(PY),python3) -m benchmarks.gpu_check $(GPU_CHECK_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check uwl_utils tests benchmarks

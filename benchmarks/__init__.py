@@ -15,5 +15,7 @@ resolutions with the full-size architectures (random weights) when a GPU is pres
 
 Modules: :mod:`benchmarks.timing` (clocks, pass counting, the ratio arithmetic), :mod:`benchmarks.peers`
 (optional third-party attacks), :mod:`benchmarks.suite` (the sections), :mod:`benchmarks.report` (machine
-description, targets, JSON and markdown), :mod:`benchmarks.run` (the command line).
+description, targets, JSON and markdown), :mod:`benchmarks.run` (the command line), :mod:`benchmarks.fullsize` (the
+optional full-size sections: overhead on DeepLabv3+ R101, memory of one iteration), :mod:`benchmarks.gpu_check`
+(``make gpu-check``: the GPU numbers in one short run).
 """

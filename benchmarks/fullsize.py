@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
@@ -28,12 +30,21 @@ from uwl_utils.losses import PAPER_SCHEMES, Weighting
 from uwl_utils.models import random_model
 from uwl_utils.runtime import paired_ratios
 
-__all__ = ["DLV3P_R101", "fullsize_overhead", "iteration_memory", "random_batch"]
+__all__ = ["DLV3P_R101", "fullsize_overhead", "iteration_memory", "random_batch", "repo_env"]
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # DeepLabv3+ with a ResNet-101 backbone: the zoo's Cityscapes DeepLabv3+ (R50) with depth 101
 DLV3P_R101 = ("cityscapes/deeplabv3plus", {"backbone": {"depth": 101}})
 
 Log = Callable[[str], None]
+
+
+def repo_env() -> dict[str, str]:
+    """This process's environment with the repository root first on PYTHONPATH, for child processes (a machine
+    without the editable install, e.g. a bare GPU box with the dependencies carried in as wheels)."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def random_batch(
@@ -142,7 +153,7 @@ def measure_iteration(
 def _in_subprocess(size: tuple[int, int], memory_saving: str, architecture: tuple[str, dict], timeout: float) -> dict:
     spec = json.dumps({"size": list(size), "memory_saving": memory_saving, "architecture": list(architecture)})
     cmd = [sys.executable, "-m", "benchmarks.fullsize", "--child", spec, "--threads", str(torch.get_num_threads())]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=repo_env())
     if done.returncode != 0:
         raise RuntimeError(f"child failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
