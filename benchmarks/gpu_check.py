@@ -96,7 +96,7 @@ def plan(dry_run: bool, budget_s: float | None = None) -> Plan:
     tiny_arch = ("synth_city/deeplabv3plus", {})
     notebook = {
         "PROFILE": "quick", "DEVICE": "cpu", "DATASET": "synth_city", "N_IMAGES": 1,
-        "MODELS": ["synth_city/deeplabv3plus"], "WEIGHTINGS": ["none"],
+        "MODELS": ["synth_city/deeplabv3plus"], "WEIGHTINGS": ["none", "L0"],
     }  # fmt: skip
     return Plan(
         "cpu",
@@ -339,8 +339,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         elif part == "notebook":
             lines += [f"Notebook 02 with {res.get('params')}: **{res['status']}**"
                       + (f" in {res['seconds']:.0f} s" if "seconds" in res else ""), ""]  # fmt: skip
-            if res.get("first_table_csv"):
-                lines += ["```", res["first_table_csv"].strip()[:3000], "```", ""]
+            shown = res.get("first_table_csv") if res["status"] == "ok" else res.get("log_tail", "")[-1500:]
+            if shown:
+                lines += ["```", shown.strip()[:3000], "```", ""]
     return "\n".join(lines) + "\n"
 
 
