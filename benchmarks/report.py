@@ -24,7 +24,7 @@ TARGETS = {
     "peer_time": 1.0,  # ours / peer's wall time
     "ifgsm_apsr_points": 0.05,  # "equal APSR" for I-FGSM vs BIM
     "alma_apsr_points": 2.0,  # ALMA prox vs adv_lib
-    "fullsize_overhead": 1.02,  # every scheme against "none" on the full-size network (issue 19)
+    "fullsize_overhead": 1.02,  # every scheme against "none" on the full-size network
 }
 FLOOR_TARGETED = ("fgsm/none", "ifgsm/none", "pgd/none")
 PEER_TIME_TARGETED = ("ifgsm", "alma_prox")  # ours no slower than the peers

@@ -655,7 +655,6 @@ def apgd_vs_pgd(setup: Setup, profile: Profile) -> dict[str, object]:
 
 
 SECTIONS = ("overhead", "batching", "peers", "paper", "apgd")  # "overhead" holds sections 1 (overhead) and 2 (floor)
-SECTIONS = ("overhead", "batching", "peers", "paper")  # "overhead" holds sections 1 (overhead) and 2 (floor)
 # slow on a CPU (a full-size network at 512×1024 and more): only when asked for
 OPTIONAL_SECTIONS = ("fullsize", "memory")
 
