@@ -96,7 +96,7 @@ def plan(dry_run: bool, budget_s: float | None = None) -> Plan:
     tiny_arch = ("synth_city/deeplabv3plus", {})
     notebook = {
         "PROFILE": "quick", "DEVICE": "cpu", "DATASET": "synth_city", "N_IMAGES": 1,
-        "MODELS": ["synth_city/deeplabv3plus"], "WEIGHTINGS": ["none", "L0"],
+        "MODELS": ["synth_city/deeplabv3plus"], "WEIGHTINGS": ["none", "L0"], "IMAGE_SIZE": [64, 128],
     }  # fmt: skip
     return Plan(
         "cpu",
@@ -112,7 +112,7 @@ def plan(dry_run: bool, budget_s: float | None = None) -> Plan:
         memory_sizes=((32, 64),),  # on the CPU each measurement is a fresh subprocess (~30 s of imports)
         memory_limit_gb=64.0,
         notebook_params=notebook,
-        notebook_cap_s=300.0,
+        notebook_cap_s=480.0,
         budget_s=budget_s or 600.0,
     )
 
