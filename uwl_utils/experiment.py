@@ -46,6 +46,7 @@ __all__ = [
     "resolve_device",
     "RunResult",
     "show_progress",
+    "ENV_PROGRESS",
 ]
 
 # Attacks the runner knows: name -> function. eps_255 is given in 0–255 units and passed as eps (or max_eps).
@@ -192,11 +193,14 @@ def _attack_batch(model, images, labels, attack: AttackConfig, weighting: Weight
     return adv, labels, time.perf_counter() - start, extra
 
 
+ENV_PROGRESS = "UWL_PROGRESS"
+
+
 def show_progress(progress: bool | None = None) -> bool:
     """Whether to draw progress bars: ``progress`` when given, else the environment variable ``UWL_PROGRESS``
     ("0": off; unset: on). The notebook tools and the nbval run set it to "0", so that executed notebooks store
     no widget bar frozen at 0 % (a widget's state is not stored)."""
-    return os.environ.get("UWL_PROGRESS", "1") != "0" if progress is None else progress
+    return os.environ.get(ENV_PROGRESS, "1") != "0" if progress is None else progress
 
 
 def run(
