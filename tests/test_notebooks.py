@@ -92,7 +92,7 @@ def test_readme_claims_section_is_rewritten_between_its_markers_with_n_and_stand
     assert head == "# uwl\n\n## What the notebooks show\n\n" and tail == "\n\n## Next\n"
     assert "(profile: quick)" in section and "stale" not in section
     # the row over 16 images is the claim's headline; the untested claim is left out
-    assert section.endswith("| ifgsm: APSR L0 ≥ E | holds (Fig. 5) | 4.0 ± 1.2 | 16 | inconclusive | s16 |\n")
+    assert section.endswith("| ifgsm: APSR L0 ≥ E | holds (Fig. 5) | 4.0 ± 1.2 | 16 | inconclusive | s16 |\n\n")
     assert "ALMA" not in section and "s8" not in section
     assert readme_with_claims(new, claims) == new  # rewriting again changes nothing
     with pytest.raises(ValueError, match="the README needs one <!-- claims:start --> followed by one"):

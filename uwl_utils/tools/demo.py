@@ -87,7 +87,7 @@ def readme_with_claims(readme: str, claims: pd.DataFrame) -> str:
         *headline_markdown(claims),
     ]
     head, rest = readme.split(start)
-    return head + start + "\n" + "\n".join(lines) + "\n" + end + rest.split(end, 1)[1]
+    return head + start + "\n" + "\n".join(lines) + "\n\n" + end + rest.split(end, 1)[1]  # a blank line ends the table
 
 
 def update_readme_from(claims_csv: Path = FIGURES / "claims.csv", readme: Path = README) -> None:
