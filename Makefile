@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench gpu-check lint clean
+.PHONY: setup demo notebooks test bench gpu-check lint clean
 
 setup: $(STAMP)
 
@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m uwl_utils.tools.demo
 
+# Re-execute the numbered notebooks in place and store their outputs (cleaned); rerun after changing the code.
+notebooks: $(STAMP)
+	$(PY) -m uwl_utils.tools.notebooks
+
+# Unit tests and nbval: the notebooks run once, in a temporary output folder, their stored outputs compared.
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(NBVAL) tests notebooks
 
 # The peers (torchattacks, adv_lib) go into .venv only here; the benchmark skips a peer that is missing.
 BENCH_STAMP := $(VENV)/.bench-installed

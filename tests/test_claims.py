@@ -7,17 +7,24 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from uwl_utils.claims import (
     alma_prox_claims,
     cheap_attack_claim,
+    claim_row,
     claims_table,
+    collect,
     cr_claim,
+    headline,
+    headline_markdown,
     paired,
     sparse_vs_patch_claim,
     verdict,
     weighting_order_claims,
+    write,
 )
+from uwl_utils.notebook import Setup
 
 
 def _rows(spec: list[tuple[str, float, str, str, int, int, float]]) -> pd.DataFrame:
@@ -101,3 +108,50 @@ def test_cr_and_sparse_claims_pair_images_within_their_configuration():
             ("sparse_ifgsm", 4.0, "L0", "a", 5, 100, 1.0)]  # fmt: skip
     (row,) = sparse_vs_patch_claim(_rows(spec), "quick", 8.0)
     assert row["ours"] == pytest.approx(30 - 100 / 9) and row["verdict"] == "inconclusive"  # one image
+
+
+def _setup(out_dir, notebook: str, profile: str) -> Setup:
+    return Setup(profile=profile, device=torch.device("cpu"), dataset="d", models=["m"], n_images=4,
+                 image_size=None, batch_size=1, data_root=None, out_dir=out_dir, notebook=notebook)  # fmt: skip
+
+
+def test_claim_rows_written_per_notebook_and_profile_are_collected_in_notebook_order(tmp_path):
+    holds = claim_row("L0 ≥ E", "holds", 3.04, 1.0, 5, "t", "quick · d · m")  # 3.04 − 2 > 0
+    timed = claim_row("at 3–5 % of the time", "3–5 %", 4.0, 2.5, 5, "t", "quick · d · m", timed=True)  # 4 ± 5
+    untested = claim_row("ALMA prox ≈ 99 %", "≈ 99 %", float("nan"), float("nan"), 0, "t", "quick · d · m")
+    path = write([holds, timed], _setup(tmp_path, "05_y", "quick"))
+    assert path == tmp_path / "claims" / "05_y_quick.csv"
+    write([untested], _setup(tmp_path, "02_x", "quick"))
+    write([holds], _setup(tmp_path, "02_x", "paper"))  # another profile writes beside, not over
+    table = collect(tmp_path, profile="quick")
+    assert list(table.columns) == ["notebook", "profile", "claim", "paper", "ours", "se", "n", "test", "verdict",
+                                   "setting", "timed"]  # fmt: skip
+    assert table["notebook"].tolist() == ["02_x", "05_y", "05_y"]
+    assert table["verdict"].tolist() == [
+        "not tested in this profile",
+        "holds",
+        "inconclusive",
+    ]
+    assert table["ours"].tolist()[1:] == [3.0, 4.0] and math.isnan(table["ours"][0])  # rounded to 0.1
+    assert table["timed"].tolist() == [False, False, True]
+    assert len(collect(tmp_path)) == 4 and collect(tmp_path / "nothing").empty
+    with pytest.raises(ValueError, match=r"claim rows lack the columns \['timed'\]"):
+        write([{k: v for k, v in holds.items() if k != "timed"}], _setup(tmp_path, "05_y", "quick"))
+
+
+def test_headline_keeps_the_tested_row_over_most_images_per_claim_and_prints_se_and_n():
+    rows = [
+        claim_row("L0 ≥ E", "holds", 1.0, 0.25, 4, "t", "ε 4"),
+        claim_row("L0 ≥ E", "holds", 2.0, 0.5, 8, "t", "ε 8"),
+        claim_row("L0 ≥ E", "holds", 3.0, 0.5, 8, "t", "ε 16"),
+        claim_row("one image", "x", 5.0, float("nan"), 1, "t", "s"),
+        claim_row("untested", "x", float("nan"), float("nan"), 0, "t", "s"),
+    ]
+    table = claims_table([rows])
+    assert headline(table)["setting"].tolist() == ["ε 8", "s"]  # most images, the first among equals
+    assert headline_markdown(table) == [
+        "| claim | paper | ours ± SE | n (images) | verdict | setting |",
+        "|---|---|---|---|---|---|",
+        "| L0 ≥ E | holds | 2.0 ± 0.5 | 8 | holds | ε 8 |",
+        "| one image | x | 5.0 | 1 | inconclusive | s |",
+    ]

@@ -5,18 +5,22 @@ claim rows; :func:`claims_table` stacks them. A verdict compares a paired per-im
 threshold: *holds* when the mean clears it by more than 2 standard errors, *contradicted* when it misses it by
 more than 2, *inconclusive* in between (or with one image), *not tested in this profile* when the rows hold no
 such configuration. Notebooks print verdicts only from these functions, so no notebook says more than the
-table. The claims and the paper's numbers: Maag & Fischer, arXiv 2310.17436, §4 (Fig. 4–7, Tables 1–2).
+table. Each notebook saves its claim rows with :func:`write` (``<OUT_DIR>/claims/<notebook>_<profile>.csv``);
+the claims notebook stacks them with :func:`collect`, and :func:`headline_markdown` gives the README its rows.
+The claims and the paper's numbers: Maag & Fischer, arXiv 2310.17436, §4 (Fig. 4–7, Tables 1–2).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from uwl_utils.analysis import paired, per_image_apsr
+from uwl_utils.analysis import markdown_table, paired, per_image_apsr
+from uwl_utils.notebook import Setup
 
 __all__ = [
     "VERDICTS",
@@ -30,10 +34,15 @@ __all__ = [
     "cr_claim",
     "sparse_vs_patch_claim",
     "claims_table",
+    "write",
+    "collect",
+    "headline",
+    "headline_markdown",
 ]
 
 VERDICTS = ("holds", "contradicted", "inconclusive", "not tested in this profile")
-COLUMNS = ["claim", "paper", "ours", "se", "n", "test", "verdict", "setting"]
+COLUMNS = ["claim", "paper", "ours", "se", "n", "test", "verdict", "setting", "timed"]
+CLAIMS_FOLDER = "claims"  # under a notebook's OUT_DIR: one CSV of claim rows per notebook and profile
 
 
 def verdict(mean: float, se: float, n: int, threshold: float = 0.0) -> str:
@@ -50,10 +59,11 @@ def verdict(mean: float, se: float, n: int, threshold: float = 0.0) -> str:
 
 
 def claim_row(claim: str, paper: str, mean: float, se: float, n: int, test: str, setting: str,
-              threshold: float = 0.0) -> dict:  # fmt: skip
-    """One line of the claims table; ``test`` says in words what had to exceed ``threshold``."""
+              threshold: float = 0.0, timed: bool = False) -> dict:  # fmt: skip
+    """One line of the claims table; ``test`` says in words what had to exceed ``threshold``; ``timed`` marks a
+    number measured in seconds (it varies from run to run, the rest is fixed by the seeds)."""
     return {"claim": claim, "paper": paper, "ours": mean, "se": se, "n": n, "test": test,
-            "verdict": verdict(mean, se, n, threshold), "setting": setting}  # fmt: skip
+            "verdict": verdict(mean, se, n, threshold), "setting": setting, "timed": timed}  # fmt: skip
 
 
 def _setting(rows: pd.DataFrame, profile: str, eps_255: float | None = None) -> str:
@@ -114,7 +124,7 @@ def cheap_attack_claim(rows: pd.DataFrame, profile: str, eps_255: float = 16.0, 
     ratio = 100 * math.exp(log_mean) if m else float("nan")
     setting = _setting(rows[cheap | strong], profile, eps_255)
     time_row = claim_row("… at 3–5 % of ALMA prox's time (time ratio, %)", "3–5 %", ratio, ratio * log_se, m,
-                         "time ratio < 10 %", setting)  # fmt: skip
+                         "time ratio < 10 %", setting, timed=True)  # fmt: skip
     time_row["verdict"] = verdict(-log_mean, log_se, m, threshold=-math.log(0.10))
     return [
         claim_row(f"I-FGSM ε{eps_255:g} + {weighting} ≈ ALMA prox + {weighting}", "≈ (94 vs 99 % on Cityscapes)",
@@ -158,3 +168,50 @@ def claims_table(parts: Sequence[Sequence[dict]]) -> pd.DataFrame:
     """The claim rows of every notebook as one table (rounded for reading)."""
     table = pd.DataFrame([row for part in parts for row in part], columns=COLUMNS)
     return table.round({"ours": 1, "se": 1})
+
+
+def write(rows: Sequence[dict], cfg: Setup) -> Path:
+    """Save one notebook's claim rows (from the assessors above) for the claims notebook, as
+    ``<cfg.out_dir>/claims/<notebook>_<profile>.csv`` with the notebook and the profile as columns; returns the
+    path. A rerun in the same profile replaces the file; another profile writes beside it."""
+    missing = [sorted(set(COLUMNS) - set(row)) for row in rows if set(COLUMNS) - set(row)]
+    if missing:
+        raise ValueError(f"claim rows lack the columns {missing[0]}; build them with claim_row()")
+    path = Path(cfg.out_dir) / CLAIMS_FOLDER / f"{cfg.notebook}_{cfg.profile}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    claims_table([rows]).assign(notebook=cfg.notebook, profile=cfg.profile).to_csv(path, index=False)
+    return path
+
+
+def collect(out_dir: str | Path, profile: str | None = None) -> pd.DataFrame:
+    """The claim rows that :func:`write` saved under ``<out_dir>/claims/``, stacked in notebook order (only
+    ``profile``'s when given): notebook, profile, then the columns of :func:`claims_table`."""
+    files = sorted((Path(out_dir) / CLAIMS_FOLDER).glob("*.csv"))
+    parts = [pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS + ["notebook", "profile"])
+    if profile is not None:
+        table = table[table["profile"].eq(profile)].reset_index(drop=True)
+    return table[["notebook", "profile", *COLUMNS]].astype({"timed": bool})
+
+
+def headline(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per tested claim, in the table's order: the one over the most images (the first among equals).
+    Claims not tested in the profile are left out."""
+    tested = table[table["verdict"].ne(VERDICTS[3])]
+    if tested.empty:
+        return tested
+    return tested.loc[sorted(tested.groupby("claim", sort=False)["n"].idxmax())]
+
+
+def headline_markdown(table: pd.DataFrame) -> list[str]:
+    """Lines of a markdown table of the :func:`headline` rows: claim, paper, ours ± standard error, n, verdict,
+    setting (``—`` where a number is missing)."""
+
+    def ours(row: pd.Series) -> str:
+        if pd.isna(row["ours"]):
+            return "—"
+        return f"{row['ours']:.1f}" + ("" if pd.isna(row["se"]) else f" ± {row['se']:.1f}")
+
+    rows = [[r["claim"], r["paper"], ours(r), int(r["n"]), r["verdict"], r["setting"]]
+            for _, r in headline(table).iterrows()]  # fmt: skip
+    return markdown_table(["claim", "paper", "ours ± SE", "n (images)", "verdict", "setting"], rows)

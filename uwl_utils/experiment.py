@@ -17,6 +17,7 @@ import inspect
 import itertools
 import json
 import math
+import os
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +45,8 @@ __all__ = [
     "model_identity",
     "resolve_device",
     "RunResult",
+    "show_progress",
+    "ENV_PROGRESS",
 ]
 
 # Attacks the runner knows: name -> function. eps_255 is given in 0–255 units and passed as eps (or max_eps).
@@ -190,6 +193,16 @@ def _attack_batch(model, images, labels, attack: AttackConfig, weighting: Weight
     return adv, labels, time.perf_counter() - start, extra
 
 
+ENV_PROGRESS = "UWL_PROGRESS"
+
+
+def show_progress(progress: bool | None = None) -> bool:
+    """Whether to draw progress bars: ``progress`` when given, else the environment variable ``UWL_PROGRESS``
+    ("0": off; unset: on). The notebook tools and the nbval run set it to "0", so that executed notebooks store
+    no widget bar frozen at 0 % (a widget's state is not stored)."""
+    return os.environ.get(ENV_PROGRESS, "1") != "0" if progress is None else progress
+
+
 def run(
     models: Sequence[str] | Mapping[str, torch.nn.Module],
     attacks: Sequence[AttackConfig],
@@ -202,7 +215,7 @@ def run(
     out: str | Path,
     data_root: str | Path | None = None,
     image_size: tuple[int, int] | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> RunResult:
     """Attack the first ``n_images`` of ``dataset`` with every model × attack × weighting; resumable.
 
@@ -211,7 +224,7 @@ def run(
     are appended under ``out`` batch by batch; rows already there are not recomputed. Returns the rows of
     this call's configurations and images only, whether computed now or read back: rows that ``out`` holds
     from other settings (another checkpoint of a model, other attacks, more images) stay on disk for
-    :func:`load_results` but are not mixed in.
+    :func:`load_results` but are not mixed in. ``progress`` shows a bar (None: :func:`show_progress`).
     """
     from uwl_utils import load_dataset, load_model
 
@@ -239,7 +252,7 @@ def run(
     model_items = models.items() if isinstance(models, Mapping) else ((m, None) for m in models)
     # each attack's own default for detach_weights (detached where it descends), recorded in its rows' options
     combos = [(a, effective_weighting(ATTACKS[a.name], w)) for a, w in itertools.product(attacks, weightings)]
-    bar = tqdm(total=len(combos) * n_images * len(models), desc="attacks", disable=not progress)
+    bar = tqdm(total=len(combos) * n_images * len(models), desc="attacks", disable=not show_progress(progress))
     wanted_configs: set[str] = set()
     wanted_ids: set[str] = set()
     for model_name, model in model_items:

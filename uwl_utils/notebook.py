@@ -32,6 +32,7 @@ __all__ = [
     "Setup",
     "setup",
     "notebook_dir",
+    "output_dir",
     "as_list",
     "default_models",
     "check_model_classes",
@@ -42,6 +43,9 @@ __all__ = [
 
 REAL_DATASETS = ("cityscapes", "voc")
 NOTEBOOKS = REPO_ROOT / "notebooks"  # the numbered notebooks of the repository
+FIGURE_DPI = 80  # inline figures: readable, and the executed notebooks stay small in the repository
+# Set, these replace the notebooks' OUT_DIR / RESULTS_DIR: the tests run the notebooks into a fresh folder
+ENV_OUT_DIR, ENV_RESULTS_DIR = "UWL_OUT_DIR", "UWL_RESULTS_DIR"
 
 
 @dataclass
@@ -202,8 +206,10 @@ def setup(
     ``profiles`` maps profile name to values for ``n_images``, ``batch_size``, optionally ``models``
     and ``image_size``, and the notebook's own knobs; ``overrides`` set knobs explicitly (None = keep).
     Relative ``OUT_DIR`` / ``RESULTS_DIR`` resolve against the notebook's folder whatever the working directory
-    (:func:`notebook_dir`). ``THREADS`` pins torch's CPU threads (None: every core of the machine), so that a
-    neighbouring job cannot make a run oversubscribe the cores.
+    (:func:`output_dir`); the environment variables ``UWL_OUT_DIR`` / ``UWL_RESULTS_DIR``, when set, replace
+    them (the nbval run points them at a fresh folder, so it neither reads back old result rows nor writes over
+    ``figures/``). Inline figures are drawn at ``FIGURE_DPI``. ``THREADS`` pins torch's CPU threads (None: every
+    core of the machine), so that a neighbouring job cannot make a run oversubscribe the cores.
     ``MODEL_SPEC`` registers a user's models (:func:`uwl_utils.user_models.register_spec`; a relative file
     resolves like ``OUT_DIR``); they are the notebook's models unless ``MODELS`` names others.
     """
@@ -234,8 +240,10 @@ def setup(
     if threads < 1:
         raise ValueError(f"THREADS must be at least 1 (or None for every core); got {THREADS}")
     torch.set_num_threads(threads)
-    out_dir = here / OUT_DIR
+    plt.rcParams["figure.dpi"] = FIGURE_DPI
+    out_dir = output_dir(OUT_DIR, NOTEBOOK)
     out_dir.mkdir(parents=True, exist_ok=True)
+    results_dir = os.environ.get(ENV_RESULTS_DIR, RESULTS_DIR)
     cfg = Setup(
         profile=PROFILE,
         device=resolve_device(DEVICE),
@@ -248,7 +256,7 @@ def setup(
         out_dir=out_dir,
         knobs=prof,
         notebook=NOTEBOOK,
-        results_dir=here / RESULTS_DIR if RESULTS_DIR is not None else None,
+        results_dir=here / results_dir if results_dir is not None else None,
         threads=threads,
     )
     print(f"{cfg.label} · models {', '.join(models)} · device {cfg.device} · {threads} thread(s)")
@@ -275,6 +283,12 @@ def notebook_dir(notebook: str) -> Path:
     (JupyterLab, papermill with ``--cwd``), else the repository's ``notebooks/`` (papermill run from elsewhere)."""
     cwd = Path.cwd()
     return cwd if (cwd / f"{notebook}.ipynb").is_file() else NOTEBOOKS
+
+
+def output_dir(OUT_DIR: str, notebook: str) -> Path:
+    """The folder a notebook's ``OUT_DIR`` parameter means: ``$UWL_OUT_DIR`` when set, else ``OUT_DIR`` against
+    :func:`notebook_dir` (an absolute path stays as it is)."""
+    return notebook_dir(notebook) / os.environ.get(ENV_OUT_DIR, OUT_DIR)
 
 
 def compare_attack(
