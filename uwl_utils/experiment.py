@@ -13,7 +13,6 @@ batch in flight.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import itertools
 import json
 import math
@@ -30,7 +29,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from uwl_utils import attacks as attack_lib
+from uwl_utils.attacks import ATTACKS, AttackInfo
 from uwl_utils.attacks.base import effective_weighting
 from uwl_utils.losses import Weighting, as_weighting
 from uwl_utils.metrics import ConfusionMatrix, confusion_matrices, perturbation_norms
@@ -44,28 +43,17 @@ __all__ = [
     "model_identity",
     "resolve_device",
     "RunResult",
+    "ATTACKS",
 ]
 
-# Attacks the runner knows: name -> function. eps_255 is given in 0–255 units and passed as eps (or max_eps).
-ATTACKS = {
-    "fgsm": attack_lib.fgsm,
-    "ifgsm": attack_lib.ifgsm,
-    "pgd": attack_lib.pgd,
-    "minimal_pgd": attack_lib.minimal_pgd,
-    "apgd": attack_lib.apgd,
-    "sea": attack_lib.sea,
-    "alma_prox": attack_lib.alma_prox,
-    "cr_pgd": attack_lib.cr_pgd,
-    "sparse_ifgsm": attack_lib.sparse_ifgsm,
-    "uniform_noise": attack_lib.uniform_noise,
-    "patch_eot": attack_lib.patch_eot,
-}
-_NOT_RECORDED = {"model", "images", "labels", "weighting", "progress", "return_eps", "return_labels", "info"}
+# Keyword arguments that are no configuration: they stay out of the options and the config hash.
+_NOT_RECORDED = {"weighting", "progress", "info"}
 
 
 @dataclass(frozen=True)
 class AttackConfig:
-    """One attack with fixed parameters. ``eps_255`` (0–255 units) becomes the attack's ``eps``."""
+    """One attack with fixed parameters. ``eps_255`` (0–255 units) becomes the attack's ε parameter
+    (``eps``, or ``max_eps`` for minimal PGD: :attr:`~uwl_utils.attacks.AttackSpec.eps_param`)."""
 
     name: str
     eps_255: float | None = None
@@ -77,17 +65,18 @@ class AttackConfig:
 
     def kwargs(self) -> dict[str, Any]:
         """The attack's keyword arguments, with every default filled in (for recording and hashing)."""
-        fn = ATTACKS[self.name]
+        spec = ATTACKS[self.name]
         params = dict(self.params)
         if self.eps_255 is not None:
-            params["max_eps" if self.name == "minimal_pgd" else "eps"] = self.eps_255 / 255
-        sig = inspect.signature(fn)
-        unknown = set(params) - set(sig.parameters)
+            if spec.eps_param is None:
+                raise ValueError(f"{self.name} takes no budget; give eps_255=None")
+            params[spec.eps_param] = self.eps_255 / 255
+        known = spec.parameters()
+        unknown = set(params) - set(known)
         if unknown:
-            raise ValueError(f"{self.name} has no parameter(s) {sorted(unknown)}; it takes {list(sig.parameters)[3:]}")
-        bound = sig.bind_partial(**params)
-        bound.apply_defaults()
-        return {k: v for k, v in bound.arguments.items() if k not in _NOT_RECORDED}
+            raise ValueError(f"{self.name} has no parameter(s) {sorted(unknown)}; it takes {list(known)}")
+        used = {name: p.default for name, p in known.items()} | params
+        return {k: v for k, v in used.items() if k not in _NOT_RECORDED}
 
 
 def attack_grid(name: str, eps_255: Iterable[float] | float | None = None, **params: Any) -> list[AttackConfig]:
@@ -169,25 +158,17 @@ def _sync(device: torch.device) -> None:
 
 
 def _attack_batch(model, images, labels, attack: AttackConfig, weighting: Weighting, device) -> tuple:
-    """Run one attack on one batch; returns (adversarial images, labels to score against, seconds, extra columns).
+    """Run one attack on one batch; returns (adversarial images, labels to score against, seconds, AttackInfo).
 
-    Minimal-norm attacks also report the ε they found per image; the patch attack returns labels with its own
-    area set to ignore, so that the metrics leave the patch out (docs/attacks.md §EOT patch evaluation).
+    Minimal-norm attacks report the ε they found per image in the info; the patch attack reports labels with
+    its own area set to ignore, so that the metrics leave the patch out (docs/attacks.md §EOT patch evaluation).
     """
-    fn, kwargs = ATTACKS[attack.name], attack.kwargs()
-    extra: dict[str, Any] = {}
+    info = AttackInfo()
     _sync(device)
     start = time.perf_counter()
-    if "return_eps" in inspect.signature(fn).parameters:
-        adv, eps_found = fn(model, images, labels, weighting=weighting, return_eps=True, **kwargs)
-        extra["eps_found_255"] = (eps_found * 255).tolist()
-        extra["reached_threshold"] = eps_found.isfinite().tolist()  # False: scored on what the attack returned
-    elif "return_labels" in inspect.signature(fn).parameters:
-        adv, labels = fn(model, images, labels, weighting=weighting, return_labels=True, **kwargs)
-    else:
-        adv = fn(model, images, labels, weighting=weighting, **kwargs)
+    adv = ATTACKS[attack.name](model, images, labels, weighting=weighting, info=info, **attack.kwargs())
     _sync(device)
-    return adv, labels, time.perf_counter() - start, extra
+    return adv, labels if info.labels is None else info.labels, time.perf_counter() - start, info
 
 
 def run(
@@ -219,6 +200,9 @@ def run(
     weightings = [as_weighting(w) for w in weightings]
     for a in attacks:
         a.kwargs()  # fail on a bad parameter before any work
+    unweighted = sorted({a.name for a in attacks if not ATTACKS[a.name].weighted})
+    if unweighted and any(w.scheme != "none" for w in weightings):
+        raise ValueError(f"{unweighted} take no weighting; run them with weightings=['none'] only")
     not_cr = sorted({a.name for a in attacks} - {"cr_pgd"})
     if not_cr and any(w.scheme == "CR" for w in weightings):  # the certified radius needs cr_pgd's smoothing
         raise ValueError(f'weighting "CR" runs inside cr_pgd only; run {not_cr} in a grid without it')
@@ -238,7 +222,7 @@ def run(
 
     model_items = models.items() if isinstance(models, Mapping) else ((m, None) for m in models)
     # each attack's own default for detach_weights (detached where it descends), recorded in its rows' options
-    combos = [(a, effective_weighting(ATTACKS[a.name], w)) for a, w in itertools.product(attacks, weightings)]
+    combos = [(a, effective_weighting(ATTACKS[a.name].fn, w)) for a, w in itertools.product(attacks, weightings)]
     bar = tqdm(total=len(combos) * n_images * len(models), desc="attacks", disable=not progress)
     wanted_configs: set[str] = set()
     wanted_ids: set[str] = set()
@@ -261,11 +245,11 @@ def run(
                 if clean_pred is None:
                     with torch.no_grad():
                         clean_pred = model(images).argmax(1)
-                adv, y_eval, seconds, extra = _attack_batch(model, x, y, attack, weighting, device)
+                adv, y_eval, seconds, info = _attack_batch(model, x, y, attack, weighting, device)
                 with torch.no_grad():
                     adv_pred = model(adv).argmax(1)
                 rows = _rows(dataset_name, model_key, record, [ids[i] for i in todo], x, y_eval, clean_pred[todo],
-                             adv, adv_pred, seconds, extra, model.num_classes)  # fmt: skip
+                             adv, adv_pred, seconds, info, model.num_classes)  # fmt: skip
                 _write_part(rows, out)
                 done.update((record["config"], r["image_id"]) for r in rows)
                 bar.update(len(todo))
@@ -276,7 +260,17 @@ def run(
     return RunResult(rows, summarize(rows))
 
 
-def _rows(dataset, model_key, record, ids, images, labels, clean_pred, adv, adv_pred, seconds, extra, num_classes):
+def _rows(dataset, model_key, record, ids, images, labels, clean_pred, adv, adv_pred, seconds, info, num_classes):
+    # values the attack resolved from defaults (e.g. steps=None) are recorded; the config hash stays that of the call
+    if info.params:
+        options = json.loads(record["options"]) | {k: _to_json(v) for k, v in info.params.items()}
+        record = {**record, "options": json.dumps(options, sort_keys=True)}
+    extra = {}
+    if info.eps_found is not None:  # reached_threshold False: scored on what the attack returned
+        extra = {
+            "eps_found_255": (info.eps_found * 255).tolist(),
+            "reached_threshold": info.eps_found.isfinite().tolist(),
+        }
     valid = labels != 255
     norms = perturbation_norms(adv, images)
     conf_clean = confusion_matrices(clean_pred, labels, num_classes).flatten(1).cpu().numpy()
