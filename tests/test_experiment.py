@@ -225,3 +225,46 @@ def test_minimal_pgd_rows_say_which_images_reached_the_threshold(tmp_path):
     assert rows["reached_threshold"].tolist() == [False, False] and rows["eps_found_255"].isna().all()
     assert (rows["n_wrong_adv"] == rows["n_wrong_clean"]).all() and (rows["linf_255"] == 0).all()
     assert summary["n_reached_threshold"].item() == 0
+
+
+# Config hashes computed by the runner before attacks reported extras through AttackInfo: the same
+# configurations must keep them, or a rerun would recompute (and mix) rows already on disk.
+PINNED_HASHES = [
+    (AttackConfig("ifgsm", 8), "L0", "4dc42e433f03fcd3"),
+    (AttackConfig("minimal_pgd", 8, {"steps": 3}), "E", "0dfaabf5b933701f"),
+    (AttackConfig("alma_prox", None, {"steps": 5}), "none", "a251f10fc06c2b96"),
+    (AttackConfig("uniform_noise", 8), "none", "162cc7f441c80945"),
+    (AttackConfig("patch_eot", None, {"patch": torch.full((3, 4, 6), 0.5)}), "none", "fee8f982e2383f2a"),
+    (AttackConfig("cr_pgd", None, {"steps": 3}), "CR", "0b176ac5e9db900a"),
+    (AttackConfig("sparse_ifgsm", 16, {"fraction": 0.1}), "L0", "db453b1463f6f0cb"),
+]
+
+
+@pytest.mark.parametrize("attack, weighting, expected", PINNED_HASHES)
+def test_config_hashes_stay_those_of_earlier_runs(attack, weighting, expected):
+    from uwl_utils.losses import as_weighting
+
+    record = experiment._config_record(
+        {"dataset": "toy", "size": None}, {"model": "toy", "checkpoint": None}, attack, as_weighting(weighting)
+    )
+    assert record["config"] == expected
+
+
+def test_rows_record_the_values_an_attack_resolved_from_its_defaults(tmp_path):
+    grid = [AttackConfig("ifgsm", 8), AttackConfig("cr_pgd", None, {"steps": 2})]
+    rows, _ = run({"toy": ToySegmenter()}, grid, ["none"], ToyData(), n_images=2, device="cpu", out=tmp_path,
+                  progress=False)  # fmt: skip
+    options = {a: json.loads(o) for a, o in zip(rows["attack"], rows["options"], strict=True)}
+    assert options["ifgsm"]["steps"] == 10  # min(8 + 4, ⌊1.25 · 8⌋), not None
+    assert options["cr_pgd"]["eps"] == 1.0 and options["cr_pgd"]["step_size"] == pytest.approx(2.5 * 1.0 / 2)
+    ifgsm_hash = experiment._config_record(
+        {"dataset": "toy", "size": None}, {"model": "toy", "checkpoint": None}, grid[0], experiment.as_weighting("none")
+    )["config"]
+    assert ifgsm_hash in set(rows["config"])  # the hash is that of the call (steps=None)
+
+
+def test_an_attack_without_weighting_refuses_one_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match=r"\['uniform_noise'\] take no weighting"):
+        run({"toy": ToySegmenter()}, attack_grid("uniform_noise", 8), ["none", "L0"], ToyData(), out=tmp_path,
+            progress=False)  # fmt: skip
+    assert load_results(tmp_path).empty
