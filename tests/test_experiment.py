@@ -8,6 +8,8 @@ import torch
 from torch.utils.data import Dataset
 
 from uwl_utils import experiment
+from uwl_utils.attacks import ATTACKS
+from uwl_utils.attacks.base import effective_weighting
 from uwl_utils.experiment import AttackConfig, attack_grid, load_results, resolve_device, run, summarize
 from uwl_utils.metrics import ConfusionMatrix, apsr
 from uwl_utils.testing import ToySegmenter
@@ -227,16 +229,17 @@ def test_minimal_pgd_rows_say_which_images_reached_the_threshold(tmp_path):
     assert summary["n_reached_threshold"].item() == 0
 
 
-# Config hashes computed by the runner before attacks reported extras through AttackInfo: the same
-# configurations must keep them, or a rerun would recompute (and mix) rows already on disk.
+# Config hashes computed by the runner before attacks reported extras through AttackInfo (main at ee86740,
+# as the runner records the weighting): the same configurations must keep them, or a rerun would recompute
+# (and mix) rows already on disk.
 PINNED_HASHES = [
-    (AttackConfig("ifgsm", 8), "L0", "4dc42e433f03fcd3"),
-    (AttackConfig("minimal_pgd", 8, {"steps": 3}), "E", "0dfaabf5b933701f"),
-    (AttackConfig("alma_prox", None, {"steps": 5}), "none", "a251f10fc06c2b96"),
-    (AttackConfig("uniform_noise", 8), "none", "162cc7f441c80945"),
-    (AttackConfig("patch_eot", None, {"patch": torch.full((3, 4, 6), 0.5)}), "none", "fee8f982e2383f2a"),
-    (AttackConfig("cr_pgd", None, {"steps": 3}), "CR", "0b176ac5e9db900a"),
-    (AttackConfig("sparse_ifgsm", 16, {"fraction": 0.1}), "L0", "db453b1463f6f0cb"),
+    (AttackConfig("ifgsm", 8), "L0", "d5d8cffadf50b017"),
+    (AttackConfig("minimal_pgd", 8, {"steps": 3}), "E", "f9d92d6b97337fa9"),
+    (AttackConfig("alma_prox", None, {"steps": 5}), "none", "472eb44e4893b24c"),
+    (AttackConfig("uniform_noise", 8), "none", "ff842c325ac20439"),
+    (AttackConfig("patch_eot", None, {"patch": torch.full((3, 4, 6), 0.5)}), "none", "f50a54581ac5595c"),
+    (AttackConfig("cr_pgd", None, {"steps": 3}), "CR", "d0aadd7fe5e3a5cc"),
+    (AttackConfig("sparse_ifgsm", 16, {"fraction": 0.1}), "L0", "d4b5188be934e74a"),
 ]
 
 
@@ -246,7 +249,7 @@ def test_config_hashes_stay_those_of_earlier_runs(attack, weighting, expected):
 
     record = experiment._config_record(
         {"dataset": "toy", "size": None}, {"model": "toy", "checkpoint": None}, attack, as_weighting(weighting)
-    )
+    )  # the weighting as given, before an attack resolves its detach_weights default
     assert record["config"] == expected
 
 
@@ -258,7 +261,10 @@ def test_rows_record_the_values_an_attack_resolved_from_its_defaults(tmp_path):
     assert options["ifgsm"]["steps"] == 10  # min(8 + 4, ⌊1.25 · 8⌋), not None
     assert options["cr_pgd"]["eps"] == 1.0 and options["cr_pgd"]["step_size"] == pytest.approx(2.5 * 1.0 / 2)
     ifgsm_hash = experiment._config_record(
-        {"dataset": "toy", "size": None}, {"model": "toy", "checkpoint": None}, grid[0], experiment.as_weighting("none")
+        {"dataset": "toy", "size": None},
+        {"model": "toy", "checkpoint": None},
+        grid[0],
+        effective_weighting(ATTACKS["ifgsm"].fn, "none"),
     )["config"]
     assert ifgsm_hash in set(rows["config"])  # the hash is that of the call (steps=None)
 
