@@ -29,6 +29,7 @@ from benchmarks.peers import Peer, load_peers
 from benchmarks.report import machine, targets, write_results
 from benchmarks.suite import OPTIONAL_SECTIONS, PROFILES, SECTIONS, Profile, Setup, run_sections, scaled
 from benchmarks.timing import make_sync
+from uwl_utils.checks import IGNORE_INDEX
 from uwl_utils.testing import ToySegmenter
 
 __all__ = ["main", "benchmark", "cpu_setup", "toy_setup", "gpu_setup", "PAPER_RESOLUTIONS"]
@@ -100,7 +101,7 @@ def cpu_setup(
 
 def _random_labels(n: int, num_classes: int, size: tuple[int, int], gen: torch.Generator) -> torch.Tensor:
     labels = torch.randint(0, num_classes, (n, *size), generator=gen)
-    labels[torch.rand(labels.shape, generator=gen) < 0.05] = 255
+    labels[torch.rand(labels.shape, generator=gen) < 0.05] = IGNORE_INDEX
     return labels
 
 
@@ -113,7 +114,7 @@ def toy_setup(n_images: int = 4, size: tuple[int, int] = (16, 24), log=_log) -> 
         labels = model(images).argmax(1)
     flip = torch.rand(labels.shape, generator=gen) < 0.2
     labels = torch.where(flip, (labels + 1) % model.num_classes, labels)
-    labels[torch.rand(labels.shape, generator=gen) < 0.05] = 255
+    labels[torch.rand(labels.shape, generator=gen) < 0.05] = IGNORE_INDEX
     return Setup(
         f"CPU: toy model, {size[0]}×{size[1]}",
         model,

@@ -10,6 +10,16 @@ from uwl_utils.testing import ToySegmenter
 torch.set_num_threads(2)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread while a module's tests run: toy tensors are tiny, and a second thread on a busy
+    2-core machine only adds contention (up to 10x slower). Use with ``pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def toy_model() -> ToySegmenter:
     return ToySegmenter()

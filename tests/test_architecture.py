@@ -13,6 +13,7 @@ PACKAGE = ROOT / "uwl_utils"
 # The core (layers 1–3) by module prefix; every other module of the package sits above it.
 FOUNDATIONS = (
     "uwl_utils.checks",
+    "uwl_utils.files",
     "uwl_utils.prediction",
     "uwl_utils.data.classes",
     "uwl_utils.mmseg_compat",

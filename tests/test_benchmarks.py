@@ -153,14 +153,9 @@ def _check_markdown_tables(text: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def toy_result():
+def toy_result(one_thread):
     setup = toy_setup(n_images=2, size=(16, 24), log=lambda message: None)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a toy network's ops are too small to share among threads
-    try:
-        return benchmark([setup], TINY, _no_peers(), SECTIONS, {"GPU": "no CUDA device (test)"})
-    finally:
-        torch.set_num_threads(threads)
+    return benchmark([setup], TINY, _no_peers(), SECTIONS, {"GPU": "no CUDA device (test)"})
 
 
 def test_runner_writes_well_formed_json_and_markdown(toy_result, tmp_path):

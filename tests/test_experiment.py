@@ -8,6 +8,8 @@ import torch
 from torch.utils.data import Dataset
 
 from uwl_utils import experiment
+from uwl_utils.attacks import ATTACKS
+from uwl_utils.attacks.base import effective_weighting
 from uwl_utils.experiment import AttackConfig, attack_grid, load_results, resolve_device, run, summarize
 from uwl_utils.metrics import ConfusionMatrix, apsr
 from uwl_utils.testing import ToySegmenter
@@ -225,3 +227,50 @@ def test_minimal_pgd_rows_say_which_images_reached_the_threshold(tmp_path):
     assert rows["reached_threshold"].tolist() == [False, False] and rows["eps_found_255"].isna().all()
     assert (rows["n_wrong_adv"] == rows["n_wrong_clean"]).all() and (rows["linf_255"] == 0).all()
     assert summary["n_reached_threshold"].item() == 0
+
+
+# Config hashes computed by the runner before attacks reported extras through AttackInfo (main at ee86740,
+# as the runner records the weighting): the same configurations must keep them, or a rerun would recompute
+# (and mix) rows already on disk.
+PINNED_HASHES = [
+    (AttackConfig("ifgsm", 8), "L0", "d5d8cffadf50b017"),
+    (AttackConfig("minimal_pgd", 8, {"steps": 3}), "E", "f9d92d6b97337fa9"),
+    (AttackConfig("alma_prox", None, {"steps": 5}), "none", "472eb44e4893b24c"),
+    (AttackConfig("uniform_noise", 8), "none", "ff842c325ac20439"),
+    (AttackConfig("patch_eot", None, {"patch": torch.full((3, 4, 6), 0.5)}), "none", "f50a54581ac5595c"),
+    (AttackConfig("cr_pgd", None, {"steps": 3}), "CR", "d0aadd7fe5e3a5cc"),
+    (AttackConfig("sparse_ifgsm", 16, {"fraction": 0.1}), "L0", "d4b5188be934e74a"),
+]
+
+
+@pytest.mark.parametrize("attack, weighting, expected", PINNED_HASHES)
+def test_config_hashes_stay_those_of_earlier_runs(attack, weighting, expected):
+    from uwl_utils.losses import as_weighting
+
+    record = experiment._config_record(
+        {"dataset": "toy", "size": None}, {"model": "toy", "checkpoint": None}, attack, as_weighting(weighting)
+    )  # the weighting as given, before an attack resolves its detach_weights default
+    assert record["config"] == expected
+
+
+def test_rows_record_the_values_an_attack_resolved_from_its_defaults(tmp_path):
+    grid = [AttackConfig("ifgsm", 8), AttackConfig("cr_pgd", None, {"steps": 2})]
+    rows, _ = run({"toy": ToySegmenter()}, grid, ["none"], ToyData(), n_images=2, device="cpu", out=tmp_path,
+                  progress=False)  # fmt: skip
+    options = {a: json.loads(o) for a, o in zip(rows["attack"], rows["options"], strict=True)}
+    assert options["ifgsm"]["steps"] == 10  # min(8 + 4, ⌊1.25 · 8⌋), not None
+    assert options["cr_pgd"]["eps"] == 1.0 and options["cr_pgd"]["step_size"] == pytest.approx(2.5 * 1.0 / 2)
+    ifgsm_hash = experiment._config_record(
+        {"dataset": "toy", "size": None},
+        {"model": "toy", "checkpoint": None},
+        grid[0],
+        effective_weighting(ATTACKS["ifgsm"].fn, "none"),
+    )["config"]
+    assert ifgsm_hash in set(rows["config"])  # the hash is that of the call (steps=None)
+
+
+def test_an_attack_without_weighting_refuses_one_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match=r"\['uniform_noise'\] take no weighting"):
+        run({"toy": ToySegmenter()}, attack_grid("uniform_noise", 8), ["none", "L0"], ToyData(), out=tmp_path,
+            progress=False)  # fmt: skip
+    assert load_results(tmp_path).empty

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 
@@ -78,13 +79,13 @@ def explorer_and_calls(monkeypatch):
     calls, loaded = [], []
     real = ATTACKS["fgsm"]
 
-    @functools.wraps(real)
+    @functools.wraps(real.fn)
     def spy(model, images, labels=None, **kwargs):
         calls.append({"model": model, "images": images, "labels": labels, **kwargs,
                       "status": explorer.status.value, "outputs": explorer.output.outputs})  # fmt: skip
-        return real(model, images, labels, **kwargs)
+        return real.fn(model, images, labels, **kwargs)
 
-    monkeypatch.setitem(ATTACKS, "fgsm", spy)
+    monkeypatch.setitem(ATTACKS, "fgsm", dataclasses.replace(real, fn=spy))
     models = {"toy_a": _Toy(seed=0), "toy_b": _Toy(seed=1)}
     explorer = AttackExplorer(list(models), _TinySet(), load=lambda name: loaded.append(name) or models[name])
     return explorer, calls, loaded, models

@@ -7,18 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from uwl_utils.attacks import apply_patch, patch_eot, train_patch
-from uwl_utils.attacks.base import success_fraction
+from uwl_utils.attacks.base import AttackInfo, success_fraction
 from uwl_utils.attacks.patch import PATCH_SIZE, centre_position, eot_apply, patch_loss, patch_shape
 from uwl_utils.losses import pixel_cross_entropy
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The toy tensors are tiny: a second thread only adds contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
@@ -74,7 +67,9 @@ def test_apply_patch_is_differentiable_in_the_patch():
 def test_patch_eot_evaluates_at_the_centre_quantised_and_excludes_the_patch(toy_model, toy_batch):
     images, labels = toy_batch  # 12×16
     patch = torch.rand(3, 4, 6, generator=torch.Generator().manual_seed(1))
-    adv, lab = patch_eot(toy_model, images, labels, patch=patch, return_labels=True)
+    info = AttackInfo()
+    adv = patch_eot(toy_model, images, labels, patch=patch, info=info)
+    lab = info.labels
     y, x = centre_position((12, 16), (4, 6))
     region = adv[:, :, y : y + 4, x : x + 6]
     assert torch.equal(region, (patch * 255).round().expand(3, -1, -1, -1) / 255)  # 8-bit values
@@ -87,7 +82,9 @@ def test_patch_eot_evaluates_at_the_centre_quantised_and_excludes_the_patch(toy_
     raw = patch_eot(toy_model, images, labels, patch=patch, quantize=False, position=(0, 0))
     assert torch.equal(raw[:, :, :4, :6], patch.expand(3, -1, -1, -1))
     # labels=None: the clean prediction, with the patch area ignored
-    _, lab_none = patch_eot(toy_model, images, None, patch=patch, return_labels=True)
+    info = AttackInfo()
+    patch_eot(toy_model, images, None, patch=patch, info=info)
+    lab_none = info.labels
     pred = toy_model(images).argmax(1)
     assert torch.equal(lab_none[:, outside], pred[:, outside]) and torch.all(lab_none[:, ~outside] == 255)
 
@@ -137,7 +134,9 @@ def test_training_beats_the_random_initial_patch_on_held_out_images(toy_model, d
     train, test, test_labels = data
 
     def evaluate(patch):
-        adv, lab = patch_eot(toy_model, test, test_labels, patch=patch, return_labels=True)
+        info = AttackInfo()
+        adv = patch_eot(toy_model, test, test_labels, patch=patch, info=info)
+        lab = info.labels
         with torch.no_grad():
             logits = toy_model(adv)
         ce = pixel_cross_entropy(logits, lab).sum() / (lab != 255).sum()
@@ -168,7 +167,6 @@ def test_training_beats_the_random_initial_patch_on_held_out_images(toy_model, d
         (lambda m, x, y: apply_patch(x, torch.rand(3, 4, 4), position=(-1, 0)), "does not fit"),
         (lambda m, x, y: apply_patch(x * 255, torch.rand(3, 4, 4)), "\\[0, 1\\]"),
         (lambda m, x, y: apply_patch(x, torch.rand(3, 4, 4), labels=y[:, :3]), "labels must be an integer"),
-        (lambda m, x, y: patch_eot(m, x, y, patch=torch.rand(3, 4, 4), weighting="E"), "weighting must be 'none'"),
         (lambda m, x, y: patch_eot(m, x, y[:, :3], patch=torch.rand(3, 4, 4)), "shape"),
         (lambda m, x, y: train_patch(m, x, y, epochs=-1), "epochs"),
         (lambda m, x, y: train_patch(m, x, y, lr=0), "lr"),
@@ -228,7 +226,9 @@ def test_a_large_learning_rate_still_leaves_the_patch_in_0_1_and_only_its_area_c
     patch = train_patch(toy_model, train, None, size=(0.4, 0.4), epochs=3, batch_size=4, lr=5.0, generator=1)
     assert patch.min() >= 0 and patch.max() <= 1
     assert ((patch == 0) | (patch == 1)).float().mean() > 0.5  # the steps overshoot; the clip holds them
-    adv, lab = patch_eot(toy_model, test, test_labels, patch=patch, return_labels=True)
+    info = AttackInfo()
+    adv = patch_eot(toy_model, test, test_labels, patch=patch, info=info)
+    lab = info.labels
     assert adv.min() >= 0 and adv.max() <= 1
     area = lab == 255  # the evaluation ignores exactly the patch's area ...
     h, w = patch.shape[1:]

@@ -9,14 +9,7 @@ from uwl_utils.attacks.sparse import pixel_budget, select_pixels
 from uwl_utils.losses import Weighting
 from uwl_utils.uncertainty import entropy
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The toy tensors are tiny: a second thread only adds contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def changed_pixels(adv, images):

@@ -30,13 +30,7 @@ def _config(out, **changes) -> TrainConfig:
     return TrainConfig(**{**settings, **changes})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: these tensors are tiny, and two threads on a busy 2-core machine run 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

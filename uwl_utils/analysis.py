@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
+
+from uwl_utils.files import atomic_write
 
 __all__ = [
     "CELL",
@@ -238,8 +239,6 @@ def cached_tensor(path: str | Path, settings: dict[str, Any], compute: Callable[
         if saved["settings"] == settings:
             return saved["tensor"]
     tensor = compute().detach().cpu()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"tensor": tensor, "settings": settings}, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save({"tensor": tensor, "settings": settings}, tmp)
     return tensor

@@ -1,10 +1,13 @@
-"""Input checks shared by measures, losses, metrics and attacks: one clear ``ValueError`` per mistake."""
+"""Input checks shared by measures, losses, metrics and attacks: one clear ``ValueError`` per mistake.
+
+Also the project's ignore label and its device setting ("auto", "cpu", "cuda"), defined here once.
+"""
 
 from __future__ import annotations
 
 import torch
 
-IGNORE_INDEX = 255
+IGNORE_INDEX = 255  # the label of pixels that no loss or metric counts
 
 
 def check_logits(logits: torch.Tensor, name: str = "logits") -> None:
@@ -60,6 +63,16 @@ def check_images(images: torch.Tensor) -> None:
             "images must lie in [0, 1] (un-normalised RGB; the model wrapper normalises); "
             f"got range [{lo:.3g}, {hi:.3g}]"
         )
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; asking for CUDA without a GPU is an error that says so."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError('DEVICE="cuda" but torch sees no CUDA GPU here; use DEVICE="cpu" or "auto"')
+    return device
 
 
 def check_eps(eps: float, name: str = "eps", upper: float = 1.0) -> float:

@@ -2,25 +2,24 @@
 
 One row per (image, model, attack configuration, weighting): the attack's full keyword set (defaults
 included) and the weighting's options go into ``options`` and into a ``config`` hash, so a changed
-option makes new rows instead of mixing with old ones. Per-image confusion counts of the clean and the
-adversarial prediction are kept in the row (flattened C×C lists), so mIoU pools over the data set.
+option makes new rows instead of mixing with old ones; values an attack resolves from a None default
+(e.g. I-FGSM's step count) are recorded in ``options`` too, without changing the hash. Per-image confusion
+counts of the clean and the adversarial prediction are kept in the row (flattened C×C lists), so mIoU
+pools over the data set.
 
-Results are written under ``out`` as one parquet file per finished batch; a rerun reads them back and
-computes only the (configuration, image) pairs that are missing, so a killed run loses at most the
-batch in flight.
+The run is three steps: the pending work (configurations × images not yet in the store), scoring one
+batch of one configuration, and its rows, appended to the store (:mod:`uwl_utils.results`) at once, so a
+killed run loses at most the batch in flight.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import itertools
 import json
-import math
 import os
 import time
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,13 +27,16 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from uwl_utils import attacks as attack_lib
+from uwl_utils.attacks import ATTACKS, AttackInfo
 from uwl_utils.attacks.base import effective_weighting
+from uwl_utils.checks import resolve_device
 from uwl_utils.losses import Weighting, as_weighting
-from uwl_utils.metrics import ConfusionMatrix, confusion_matrices, perturbation_norms
+from uwl_utils.metrics import confusion_matrices, perturbation_norms, pixel_counts
+from uwl_utils.results import load_results, select_rows, stored_keys, summarize, write_part
 
 __all__ = [
     "AttackConfig",
@@ -47,28 +49,17 @@ __all__ = [
     "RunResult",
     "show_progress",
     "ENV_PROGRESS",
+    "ATTACKS",
 ]
 
-# Attacks the runner knows: name -> function. eps_255 is given in 0–255 units and passed as eps (or max_eps).
-ATTACKS = {
-    "fgsm": attack_lib.fgsm,
-    "ifgsm": attack_lib.ifgsm,
-    "pgd": attack_lib.pgd,
-    "minimal_pgd": attack_lib.minimal_pgd,
-    "apgd": attack_lib.apgd,
-    "sea": attack_lib.sea,
-    "alma_prox": attack_lib.alma_prox,
-    "cr_pgd": attack_lib.cr_pgd,
-    "sparse_ifgsm": attack_lib.sparse_ifgsm,
-    "uniform_noise": attack_lib.uniform_noise,
-    "patch_eot": attack_lib.patch_eot,
-}
-_NOT_RECORDED = {"model", "images", "labels", "weighting", "progress", "return_eps", "return_labels", "info"}
+# Keyword arguments that are no configuration: they stay out of the options and the config hash.
+_NOT_RECORDED = {"weighting", "progress", "info"}
 
 
 @dataclass(frozen=True)
 class AttackConfig:
-    """One attack with fixed parameters. ``eps_255`` (0–255 units) becomes the attack's ``eps``."""
+    """One attack with fixed parameters. ``eps_255`` (0–255 units) becomes the attack's ε parameter
+    (``eps``, or ``max_eps`` for minimal PGD: :attr:`~uwl_utils.attacks.AttackSpec.eps_param`)."""
 
     name: str
     eps_255: float | None = None
@@ -80,17 +71,18 @@ class AttackConfig:
 
     def kwargs(self) -> dict[str, Any]:
         """The attack's keyword arguments, with every default filled in (for recording and hashing)."""
-        fn = ATTACKS[self.name]
+        spec = ATTACKS[self.name]
         params = dict(self.params)
         if self.eps_255 is not None:
-            params["max_eps" if self.name == "minimal_pgd" else "eps"] = self.eps_255 / 255
-        sig = inspect.signature(fn)
-        unknown = set(params) - set(sig.parameters)
+            if spec.eps_param is None:
+                raise ValueError(f"{self.name} takes no budget; give eps_255=None")
+            params[spec.eps_param] = self.eps_255 / 255
+        known = spec.parameters()
+        unknown = set(params) - set(known)
         if unknown:
-            raise ValueError(f"{self.name} has no parameter(s) {sorted(unknown)}; it takes {list(sig.parameters)[3:]}")
-        bound = sig.bind_partial(**params)
-        bound.apply_defaults()
-        return {k: v for k, v in bound.arguments.items() if k not in _NOT_RECORDED}
+            raise ValueError(f"{self.name} has no parameter(s) {sorted(unknown)}; it takes {list(known)}")
+        used = {name: p.default for name, p in known.items()} | params
+        return {k: v for k, v in used.items() if k not in _NOT_RECORDED}
 
 
 def attack_grid(name: str, eps_255: Iterable[float] | float | None = None, **params: Any) -> list[AttackConfig]:
@@ -102,16 +94,6 @@ def attack_grid(name: str, eps_255: Iterable[float] | float | None = None, **par
 class RunResult(NamedTuple):
     rows: pd.DataFrame  # one row per image × configuration
     summary: pd.DataFrame  # pooled metrics per configuration
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; asking for CUDA without a GPU is an error that says so."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError('DEVICE="cuda" but torch sees no CUDA GPU here; use DEVICE="cpu" or "auto"')
-    return device
 
 
 def _to_json(value: Any) -> Any:
@@ -154,43 +136,155 @@ def model_identity(model: torch.nn.Module, name: str) -> dict:
     return {"model": name, "checkpoint": digest}
 
 
-def load_results(out: str | Path) -> pd.DataFrame:
-    """All rows written under ``out`` so far (empty frame if none)."""
-    parts = sorted(Path(out).glob("part-*.parquet"))
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
-
-
-def _write_part(rows: list[dict], out: Path) -> None:
-    tmp = out / f".tmp-{uuid.uuid4().hex}.parquet"
-    pd.DataFrame(rows).to_parquet(tmp, index=False)
-    tmp.rename(out / f"part-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet")
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def _attack_batch(model, images, labels, attack: AttackConfig, weighting: Weighting, device) -> tuple:
-    """Run one attack on one batch; returns (adversarial images, labels to score against, seconds, extra columns).
+def _attack_batch(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: AttackConfig, weighting: Weighting, device
+) -> tuple[torch.Tensor, torch.Tensor, float, AttackInfo]:
+    """Run one attack on one batch; returns (adversarial images, labels to score against, seconds, AttackInfo).
 
-    Minimal-norm attacks also report the ε they found per image; the patch attack returns labels with its own
-    area set to ignore, so that the metrics leave the patch out (docs/attacks.md §EOT patch evaluation).
+    Minimal-norm attacks report the ε they found per image in the info; the patch attack reports labels with
+    its own area set to ignore, so that the metrics leave the patch out (docs/attacks.md §EOT patch evaluation).
     """
-    fn, kwargs = ATTACKS[attack.name], attack.kwargs()
-    extra: dict[str, Any] = {}
+    info = AttackInfo()
     _sync(device)
     start = time.perf_counter()
-    if "return_eps" in inspect.signature(fn).parameters:
-        adv, eps_found = fn(model, images, labels, weighting=weighting, return_eps=True, **kwargs)
-        extra["eps_found_255"] = (eps_found * 255).tolist()
-        extra["reached_threshold"] = eps_found.isfinite().tolist()  # False: scored on what the attack returned
-    elif "return_labels" in inspect.signature(fn).parameters:
-        adv, labels = fn(model, images, labels, weighting=weighting, return_labels=True, **kwargs)
-    else:
-        adv = fn(model, images, labels, weighting=weighting, **kwargs)
+    adv = ATTACKS[attack.name](model, images, labels, weighting=weighting, info=info, **attack.kwargs())
     _sync(device)
-    return adv, labels, time.perf_counter() - start, extra
+    return adv, labels if info.labels is None else info.labels, time.perf_counter() - start, info
+
+
+class _Job(NamedTuple):
+    """One configuration of one model: its record (config hash, options, ...) and what to run."""
+
+    record: dict[str, Any]
+    attack: AttackConfig
+    weighting: Weighting
+
+
+@dataclass
+class _Batch:
+    """One batch of the data set on the device, with the model's clean prediction computed when first needed."""
+
+    model: nn.Module
+    ids: list[str]
+    images: torch.Tensor
+    labels: torch.Tensor
+    _clean: torch.Tensor | None = None
+
+    def clean_pred(self) -> torch.Tensor:
+        if self._clean is None:
+            with torch.no_grad():
+                self._clean = self.model(self.images).argmax(1)
+        return self._clean
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every row of one model on one data set shares."""
+
+    dataset: str
+    model_key: dict[str, Any]  # model name and checkpoint hash (a wrapped model: its state hash; else None)
+    num_classes: int
+    device: torch.device
+
+
+def _check_grid(attacks: Sequence[AttackConfig], weightings: Sequence[Weighting]) -> None:
+    """Fail on a bad parameter or an impossible attack × weighting pair before any work."""
+    for a in attacks:
+        a.kwargs()
+    unweighted = sorted({a.name for a in attacks if not ATTACKS[a.name].weighted})
+    if unweighted and any(w.scheme != "none" for w in weightings):
+        raise ValueError(f"{unweighted} take no weighting; run them with weightings=['none'] only")
+    not_cr = sorted({a.name for a in attacks} - {"cr_pgd"})
+    if not_cr and any(w.scheme == "CR" for w in weightings):  # the certified radius needs cr_pgd's smoothing
+        raise ValueError(f'weighting "CR" runs inside cr_pgd only; run {not_cr} in a grid without it')
+
+
+def _open_dataset(
+    dataset: str | Dataset, n_images: int, data_root: str | Path | None, image_size: tuple[int, int] | None
+) -> tuple[Dataset, dict[str, Any]]:
+    """(the first ``n_images`` of the data set, its key in the config hash)."""
+    from uwl_utils import load_dataset
+
+    if isinstance(dataset, str):
+        name, dataset = dataset, load_dataset(dataset, split="val", root=data_root, size=image_size)
+    else:
+        name = getattr(dataset, "name", type(dataset).__name__)
+    if n_images > len(dataset):
+        raise ValueError(f"n_images={n_images} but the {name} split has only {len(dataset)} images")
+    return Subset(dataset, range(n_images)), {"dataset": name, "size": list(image_size) if image_size else None}
+
+
+def _models(models: Sequence[str] | Mapping[str, nn.Module], device: torch.device) -> Iterator[tuple[str, nn.Module]]:
+    """(name, model) pairs; names are loaded one at a time, when their turn comes."""
+    from uwl_utils import load_model
+
+    items = models.items() if isinstance(models, Mapping) else ((m, None) for m in models)
+    for name, model in items:
+        yield name, model if model is not None else load_model(name, device=device)
+
+
+def _batches(model: nn.Module, data: Dataset, batch_size: int, device: torch.device) -> Iterator[_Batch]:
+    for batch in DataLoader(data, batch_size=batch_size):
+        yield _Batch(model, list(batch["id"]), batch["image"].to(device), batch["label"].to(device))
+
+
+def _pending(jobs: Sequence[_Job], ids: Sequence[str], done: set[tuple[str, str]]) -> list[tuple[_Job, list[int]]]:
+    """Per job with work left on this batch, the positions of the images it still lacks."""
+    todo = [[i for i, image_id in enumerate(ids) if (job.record["config"], image_id) not in done] for job in jobs]
+    return [(job, positions) for job, positions in zip(jobs, todo, strict=True) if positions]
+
+
+def _score(batch: _Batch, todo: list[int], job: _Job, ctx: _Context) -> list[dict[str, Any]]:
+    """Attack the images ``todo`` of ``batch`` with one job; returns their rows."""
+    x, y = batch.images[todo], batch.labels[todo]
+    clean_pred = batch.clean_pred()[todo]
+    adv, y_eval, seconds, info = _attack_batch(batch.model, x, y, job.attack, job.weighting, ctx.device)
+    with torch.no_grad():
+        adv_pred = batch.model(adv).argmax(1)
+    n_wrong_clean, n_valid = pixel_counts(clean_pred, y_eval)
+    n_wrong_adv, _ = pixel_counts(adv_pred, y_eval)
+    norms = perturbation_norms(adv, x)
+    conf_clean = confusion_matrices(clean_pred, y_eval, ctx.num_classes).flatten(1).cpu().numpy()
+    conf_adv = confusion_matrices(adv_pred, y_eval, ctx.num_classes).flatten(1).cpu().numpy()
+    record = _record_used(job.record, info)
+    extra = {}
+    if info.eps_found is not None:  # reached_threshold False: scored on what the attack returned
+        extra = {
+            "eps_found_255": (info.eps_found * 255).tolist(),
+            "reached_threshold": info.eps_found.isfinite().tolist(),
+        }
+    return [
+        {
+            "dataset": ctx.dataset,
+            **ctx.model_key,
+            **record,
+            "image_id": batch.ids[i],
+            "n_valid": int(n_valid[k]),
+            "n_wrong_clean": int(n_wrong_clean[k]),
+            "n_wrong_adv": int(n_wrong_adv[k]),
+            "linf_255": float(norms["linf"][k]) * 255,
+            "l2": float(norms["l2"][k]),
+            "seconds": seconds / len(todo),
+            "num_classes": ctx.num_classes,
+            "conf_clean": conf_clean[k].tolist(),
+            "conf_adv": conf_adv[k].tolist(),
+            **{name: values[k] for name, values in extra.items()},
+        }
+        for k, i in enumerate(todo)
+    ]
+
+
+def _record_used(record: dict[str, Any], info: AttackInfo) -> dict[str, Any]:
+    """``record`` with the values the attack resolved from None defaults in its options; the hash stays."""
+    if not info.params:
+        return record
+    options = json.loads(record["options"]) | {k: _to_json(v) for k, v in info.params.items()}
+    return {**record, "options": json.dumps(options, sort_keys=True)}
 
 
 ENV_PROGRESS = "UWL_PROGRESS"
@@ -226,141 +320,29 @@ def run(
     from other settings (another checkpoint of a model, other attacks, more images) stay on disk for
     :func:`load_results` but are not mixed in. ``progress`` shows a bar (None: :func:`show_progress`).
     """
-    from uwl_utils import load_dataset, load_model
-
     device = resolve_device(device)
     weightings = [as_weighting(w) for w in weightings]
-    for a in attacks:
-        a.kwargs()  # fail on a bad parameter before any work
-    not_cr = sorted({a.name for a in attacks} - {"cr_pgd"})
-    if not_cr and any(w.scheme == "CR" for w in weightings):  # the certified radius needs cr_pgd's smoothing
-        raise ValueError(f'weighting "CR" runs inside cr_pgd only; run {not_cr} in a grid without it')
-    if isinstance(dataset, str):
-        dataset_name = dataset
-        dataset = load_dataset(dataset, split="val", root=data_root, size=image_size)
-    else:
-        dataset_name = getattr(dataset, "name", type(dataset).__name__)
-    if n_images > len(dataset):
-        raise ValueError(f"n_images={n_images} but the {dataset_name} split has only {len(dataset)} images")
-    subset = Subset(dataset, range(n_images))
-    dataset_key = {"dataset": dataset_name, "size": list(image_size) if image_size else None}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    done_before = load_results(out)
-    done = set(zip(done_before.get("config", []), done_before.get("image_id", []), strict=True))
-
-    model_items = models.items() if isinstance(models, Mapping) else ((m, None) for m in models)
+    _check_grid(attacks, weightings)
+    data, dataset_key = _open_dataset(dataset, n_images, data_root, image_size)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    done = stored_keys(load_results(out))
     # each attack's own default for detach_weights (detached where it descends), recorded in its rows' options
-    combos = [(a, effective_weighting(ATTACKS[a.name], w)) for a, w in itertools.product(attacks, weightings)]
-    bar = tqdm(total=len(combos) * n_images * len(models), desc="attacks", disable=not show_progress(progress))
-    wanted_configs: set[str] = set()
-    wanted_ids: set[str] = set()
-    for model_name, model in model_items:
-        model = model if model is not None else load_model(model_name, device=device)
-        model_key = model_identity(model, model_name)
-        records = [(_config_record(dataset_key, model_key, a, w), a, w) for a, w in combos]
-        wanted_configs.update(record["config"] for record, _, _ in records)
-        for batch in DataLoader(subset, batch_size=batch_size):
-            images, labels = batch["image"].to(device), batch["label"].to(device)
-            ids = list(batch["id"])
-            wanted_ids.update(ids)
-            clean_pred = None
-            for record, attack, weighting in records:
-                todo = [i for i, image_id in enumerate(ids) if (record["config"], image_id) not in done]
-                bar.update(len(ids) - len(todo))
-                if not todo:
-                    continue
-                x, y = images[todo], labels[todo]
-                if clean_pred is None:
-                    with torch.no_grad():
-                        clean_pred = model(images).argmax(1)
-                adv, y_eval, seconds, extra = _attack_batch(model, x, y, attack, weighting, device)
-                with torch.no_grad():
-                    adv_pred = model(adv).argmax(1)
-                rows = _rows(dataset_name, model_key, record, [ids[i] for i in todo], x, y_eval, clean_pred[todo],
-                             adv, adv_pred, seconds, extra, model.num_classes)  # fmt: skip
-                _write_part(rows, out)
-                done.update((record["config"], r["image_id"]) for r in rows)
+    grid = [(a, effective_weighting(ATTACKS[a.name].fn, w)) for a, w in itertools.product(attacks, weightings)]
+    bar = tqdm(total=len(grid) * n_images * len(models), desc="attacks", disable=not show_progress(progress))
+    wanted_configs, wanted_ids = set(), set()
+    for name, model in _models(models, device):
+        ctx = _Context(dataset_key["dataset"], model_identity(model, name), model.num_classes, device)
+        jobs = [_Job(_config_record(dataset_key, ctx.model_key, a, w), a, w) for a, w in grid]
+        wanted_configs.update(job.record["config"] for job in jobs)
+        for batch in _batches(model, data, batch_size, device):
+            wanted_ids.update(batch.ids)
+            pending = _pending(jobs, batch.ids, done)
+            bar.update(len(jobs) * len(batch.ids) - sum(len(todo) for _, todo in pending))
+            for job, todo in pending:
+                rows = _score(batch, todo, job, ctx)
+                write_part(rows, out)
+                done.update((job.record["config"], row["image_id"]) for row in rows)
                 bar.update(len(todo))
     bar.close()
-    rows = load_results(out)
-    if len(rows):
-        rows = rows[rows["config"].isin(wanted_configs) & rows["image_id"].isin(wanted_ids)].reset_index(drop=True)
+    rows = select_rows(load_results(out), wanted_configs, wanted_ids)
     return RunResult(rows, summarize(rows))
-
-
-def _rows(dataset, model_key, record, ids, images, labels, clean_pred, adv, adv_pred, seconds, extra, num_classes):
-    valid = labels != 255
-    norms = perturbation_norms(adv, images)
-    conf_clean = confusion_matrices(clean_pred, labels, num_classes).flatten(1).cpu().numpy()
-    conf_adv = confusion_matrices(adv_pred, labels, num_classes).flatten(1).cpu().numpy()
-    n = len(ids)
-    out = []
-    for i in range(n):
-        out.append(
-            {
-                "dataset": dataset,
-                **model_key,  # model name and checkpoint hash (a wrapped model: its state hash; else None)
-                **record,
-                "image_id": ids[i],
-                "n_valid": int(valid[i].sum()),
-                "n_wrong_clean": int(((clean_pred[i] != labels[i]) & valid[i]).sum()),
-                "n_wrong_adv": int(((adv_pred[i] != labels[i]) & valid[i]).sum()),
-                "linf_255": float(norms["linf"][i]) * 255,
-                "l2": float(norms["l2"][i]),
-                "seconds": seconds / n,
-                "num_classes": num_classes,
-                "conf_clean": conf_clean[i].tolist(),
-                "conf_adv": conf_adv[i].tolist(),
-                **{k: v[i] for k, v in extra.items()},
-            }
-        )
-    return out
-
-
-_GROUP = ["dataset", "model", "attack", "eps_255", "weighting", "options", "config"]
-
-
-def _n_reached(g: pd.DataFrame) -> float:
-    """How many images of a minimal-norm attack reached its success threshold (NaN for other attacks)."""
-    reached = g["reached_threshold"] if "reached_threshold" in g else pd.Series(dtype=object)
-    return float(reached.fillna(False).astype(bool).sum()) if reached.notna().any() else math.nan
-
-
-def summarize(rows: pd.DataFrame) -> pd.DataFrame:
-    """Pooled metrics per configuration, in %: APSR pooled over pixels and as the mean of per-image values
-    (clean and adversarial; images without a valid pixel are skipped), clean and adversarial mIoU from summed
-    confusion counts, ΔmIoU, and seconds per image.
-
-    Minimal-norm attacks are scored on the image they return: minimal PGD's adversarial at the smallest ε
-    that reached its threshold, or, for an image that never did, the unperturbed image (its clean APSR
-    counts); ALMA prox's smallest successful iterate, or else its iterate of highest APSR.
-    ``n_reached_threshold`` counts the images that reached it (NaN for attacks without a threshold).
-    """
-    if rows.empty:
-        return pd.DataFrame()
-    out = []
-    for key, g in rows.groupby(_GROUP, dropna=False, sort=False):
-        c = int(g["num_classes"].iloc[0])
-        clean, adv = ConfusionMatrix(c), ConfusionMatrix(c)
-        clean.add(np.stack(g["conf_clean"].to_numpy()))
-        adv.add(np.stack(g["conf_adv"].to_numpy()))
-        scored = g["n_valid"] > 0  # an image without valid pixels has no APSR: skipped, as metrics.apsr does
-        per_image = g["n_wrong_adv"][scored] / g["n_valid"][scored]
-        out.append(
-            {
-                **dict(zip(_GROUP, key, strict=True)),
-                "n_images": len(g),
-                "apsr_clean": 100 * g["n_wrong_clean"].sum() / g["n_valid"].sum(),
-                "apsr": 100 * g["n_wrong_adv"].sum() / g["n_valid"].sum(),
-                # fsum: exact in any row order
-                "apsr_image_mean": 100 * math.fsum(per_image) / len(per_image) if len(per_image) else math.nan,
-                "n_reached_threshold": _n_reached(g),
-                "miou_clean": 100 * clean.miou(),
-                "miou_adv": 100 * adv.miou(),
-                "delta_miou": 100 * (clean.miou() - adv.miou()),
-                "linf_255_mean": g["linf_255"].mean(),
-                "seconds_per_image": g["seconds"].mean(),
-            }
-        )
-    return pd.DataFrame(out).sort_values(["model", "attack", "eps_255", "weighting"], ignore_index=True)

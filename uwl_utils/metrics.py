@@ -14,7 +14,16 @@ import torch
 
 from uwl_utils.checks import IGNORE_INDEX, check_labels
 
-__all__ = ["ConfusionMatrix", "confusion_matrices", "apsr", "miou", "iou", "delta_miou", "perturbation_norms"]
+__all__ = [
+    "ConfusionMatrix",
+    "confusion_matrices",
+    "pixel_counts",
+    "apsr",
+    "miou",
+    "iou",
+    "delta_miou",
+    "perturbation_norms",
+]
 
 
 def confusion_matrices(
@@ -45,6 +54,16 @@ def miou(matrix: torch.Tensor) -> float:
     return float(iou(matrix).nanmean())
 
 
+def pixel_counts(
+    pred: torch.Tensor, labels: torch.Tensor, ignore_index: int = IGNORE_INDEX
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, (misclassified valid pixels, valid pixels) [N] int64: the numerator and denominator of Eq. 11."""
+    if pred.shape != labels.shape:
+        raise ValueError(f"pred and labels must have the same shape; got {tuple(pred.shape)} and {tuple(labels.shape)}")
+    valid = labels != ignore_index
+    return ((pred != labels) & valid).flatten(1).sum(1), valid.flatten(1).sum(1)
+
+
 def apsr(
     pred: torch.Tensor, labels: torch.Tensor, ignore_index: int = IGNORE_INDEX, reduction: str = "none"
 ) -> torch.Tensor:
@@ -53,11 +72,7 @@ def apsr(
     ``reduction``: ``"none"`` per image [N] (NaN for an image without valid pixels), ``"mean"`` the mean
     of per-image values, ``"pooled"`` over all valid pixels of the batch.
     """
-    if pred.shape != labels.shape:
-        raise ValueError(f"pred and labels must have the same shape; got {tuple(pred.shape)} and {tuple(labels.shape)}")
-    valid = labels != ignore_index
-    wrong = ((pred != labels) & valid).flatten(1).sum(1).double()
-    n_valid = valid.flatten(1).sum(1).double()
+    wrong, n_valid = (count.double() for count in pixel_counts(pred, labels, ignore_index))
     if reduction == "none":
         return wrong / n_valid
     if reduction == "mean":

@@ -32,7 +32,8 @@ from torch import nn
 from torch.hub import download_url_to_file
 
 from uwl_utils.adapters import LABEL_SPACES, WrappedModel, wrap
-from uwl_utils.data.classes import IGNORE_INDEX
+from uwl_utils.checks import IGNORE_INDEX, resolve_device
+from uwl_utils.files import atomic_write
 
 __all__ = [
     "MODELS",
@@ -409,12 +410,6 @@ class SegmentationModel(nn.Module):
         return logits[..., :h, :w].to(images.dtype)
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def _cache_dir() -> Path:
     return Path(os.environ.get("UWL_CACHE_DIR") or Path.home() / ".cache" / "uwl" / "checkpoints")
 
@@ -581,13 +576,13 @@ def load_model(
             raise ValueError(f"{name!r} is a user model: give its checkpoint in its registry entry")
         if memory_saving != "none":
             raise ValueError(f"memory_saving applies to the registry's mmseg models, not the user model {name!r}")
-        return build_user_model(name, _resolve_device(device))
+        return build_user_model(name, resolve_device(device))
     spec = get_spec(name)
     path = Path(checkpoint) if checkpoint is not None else _find_checkpoint(spec)
     state, _ = read_checkpoint(path)
     segmentor = build_segmentor(name)
     _load_weights(segmentor, state, spec, path)
-    model = SegmentationModel(segmentor, spec).to(_resolve_device(device))
+    model = SegmentationModel(segmentor, spec).to(resolve_device(device))
     model.requires_grad_(False)
     model.checkpoint_path = path  # the experiment runner keys results by this file's content hash
     return model.set_memory_saving(memory_saving)
@@ -602,7 +597,7 @@ def random_model(
 ) -> SegmentationModel:
     """``name``'s architecture (with ``overrides``, e.g. ``{"backbone": {"depth": 101}}``) with random weights,
     frozen, behind the wrapper: for speed and memory measurements, which do not depend on the weights."""
-    model = SegmentationModel(build_segmentor(name, "cpu", overrides), get_spec(name)).to(_resolve_device(device))
+    model = SegmentationModel(build_segmentor(name, "cpu", overrides), get_spec(name)).to(resolve_device(device))
     return model.requires_grad_(False).set_memory_saving(memory_saving)
 
 
@@ -615,8 +610,6 @@ def save_checkpoint(model: nn.Module, path: str | Path, meta: Mapping[str, Any])
     segmentor = getattr(model, "segmentor", model)
     state = {k: v.detach().cpu().clone() for k, v in segmentor.state_dict().items()}
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"state_dict": state, "meta": dict(meta)}, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save({"state_dict": state, "meta": dict(meta)}, tmp)
     return path

@@ -11,6 +11,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from uwl_utils.checks import IGNORE_INDEX
+
 __all__ = [
     "colorize",
     "overlay",
@@ -55,7 +57,9 @@ def _numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
-def colorize(label: torch.Tensor | np.ndarray, palette: Sequence[Sequence[int]], ignore_index: int = 255) -> np.ndarray:
+def colorize(
+    label: torch.Tensor | np.ndarray, palette: Sequence[Sequence[int]], ignore_index: int = IGNORE_INDEX
+) -> np.ndarray:
     """A label map [H,W] as an RGB uint8 image [H,W,3] in the class palette (ignore pixels white)."""
     label = _numpy(label).astype(np.int64)
     lut = np.zeros((256, 3), dtype=np.uint8)
@@ -70,7 +74,7 @@ def _image(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return (np.clip(image.transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def overlay(image, label, palette, alpha: float = 0.55, ignore_index: int = 255) -> np.ndarray:
+def overlay(image, label, palette, alpha: float = 0.55, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
     """Blend a label map's palette colours over an image [3,H,W] in [0,1]; ignore pixels show the image."""
     img = _image(image).astype(np.float32)
     colors = colorize(label, palette, ignore_index).astype(np.float32)

@@ -29,15 +29,18 @@ from torch import nn
 from torch.autograd import Function
 
 from uwl_utils.attacks.base import (
+    AttackInfo,
     descent_attack,
     effective_weighting,
     iterations,
     predicted_class,
     prepare,
     preserves_model,
+    report,
 )
 from uwl_utils.checks import IGNORE_INDEX
 from uwl_utils.losses import Weighting
+from uwl_utils.metrics import apsr
 
 __all__ = [
     "alma_prox",
@@ -238,8 +241,8 @@ def alma_prox(
     mask_decay: bool = True,
     penalty_grad: str = "adv_lib",
     progress: bool = False,
-    return_eps: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    info: AttackInfo | None = None,
+) -> torch.Tensor:
     """Untargeted ℓ∞ ALMA prox (docs/attacks.md §ALMA prox iteration) with the penalty weighted per pixel by
     ``weighting`` (docs/attacks.md §ALMA prox weighting).
 
@@ -255,15 +258,18 @@ def alma_prox(
     c, the masking, the ρ/μ updates, the success tracking, w and λ stay unweighted. ``penalty_grad``:
     ``"adv_lib"`` (default, the published derivative) or ``"exact"``; it is used both for the δ-gradient
     and the μ update. ``scale_init=None`` starts w at √(scale_min·scale_max); ``alpha_rms=None`` takes
-    ``alpha``.
+    ``alpha`` (``info.params`` reports the values taken).
 
     Returns, per image, the successful iterate (APSR ≥ ``adv_threshold`` on the valid pixels) with the
     smallest ‖δ‖∞, or, if none succeeded, the latest iterate with the highest APSR; in [0, 1], shaped
-    like ``images``. With ``return_eps`` also that smallest ‖δ‖∞ per image [N] (NaN where none succeeded), as
+    like ``images``. ``info.eps_found``: that smallest ‖δ‖∞ per image [N] (NaN where none succeeded), as
     :func:`~uwl_utils.attacks.minimal_pgd` reports its ε.
     """
-    alpha_rms = alpha if alpha_rms is None else alpha_rms
-    scale_init = math.sqrt(scale_min * scale_max) if scale_init is None else scale_init
+    resolved = {}
+    if alpha_rms is None:
+        resolved["alpha_rms"] = alpha_rms = alpha
+    if scale_init is None:
+        resolved["scale_init"] = scale_init = math.sqrt(scale_min * scale_max)
     _check_args(
         steps, adv_threshold, lr_init, lr_reduction, check_steps, alpha, alpha_rms,
         scale_min, scale_max, scale_init, scale_gamma, penalty_grad, tau, gamma, logit_tolerance,
@@ -300,9 +306,9 @@ def alma_prox(
 
         with torch.no_grad():  # step 3: bookkeeping on the current iterate, unweighted
             dist = delta.flatten(1).abs().amax(1)
-            pixel_adv = predicted_class(logits) != labels  # = argmax(1), faster on CPU
-            seen |= pixel_adv
-            frac = ((pixel_adv & valid).flatten(1).sum(1) / n_valid.clamp(min=1)).to(dtype)  # 0 when n = 0
+            pred = predicted_class(logits)  # = argmax(1), faster on CPU
+            seen |= pred != labels
+            frac = apsr(pred, labels).nan_to_num(0.0).to(dtype)  # 0 when n = 0
             is_adv = frac >= adv_threshold
             better = (is_adv & (dist <= best_dist)) | (~found & (frac >= best_frac.clamp(max=adv_threshold)))
             if i < steps // 2:
@@ -346,6 +352,6 @@ def alma_prox(
             v = delta - lam.view(-1, 1, 1, 1) * grad / metric  # step 12: forward step
             delta = prox_linf_box(v, lower, upper, lam, metric)  # step 13: backward (prox) step
 
-    if return_eps:
-        return best_adv, torch.where(found, best_dist, torch.full_like(best_dist, float("nan")))
+    eps_found = torch.where(found, best_dist, torch.full_like(best_dist, float("nan")))
+    report(info, iterations=steps, params=resolved, eps_found=eps_found)
     return best_adv

@@ -26,6 +26,7 @@ from uwl_utils.attacks.base import (
     preserves_model,
     project_l2,
     project_linf,
+    report,
     success_fraction,
 )
 from uwl_utils.attacks.pgd import _check_norm_eps, _random_start
@@ -196,9 +197,7 @@ def apgd(
         model, images, labels, weighting, track, eps, norm, steps, schedule, rho,
         random_init, make_generator(generator), progress,
     )  # fmt: skip
-    if info is not None:
-        info.iterations = passes
-        info.params.update(track=track.scheme, schedule=[list(stage) for stage in schedule])
+    report(info, iterations=passes, params=dict(track=track.scheme, schedule=[list(stage) for stage in schedule]))
     return adv
 
 

@@ -8,16 +8,17 @@ decorated with :func:`preserves_model`: it attacks the model in eval mode and ha
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from uwl_utils.checks import IGNORE_INDEX, check_images, check_labels
+from uwl_utils.checks import check_images, check_labels
 from uwl_utils.losses import Step, Weighting, as_weighting
+from uwl_utils.metrics import apsr
 from uwl_utils.model_state import frozen
 from uwl_utils.prediction import predicted_class
 
@@ -26,6 +27,7 @@ __all__ = [
     "preserves_model",
     "descent_attack",
     "effective_weighting",
+    "report",
     "prepare",
     "loss_and_grad",
     "project_linf",
@@ -89,6 +91,26 @@ def effective_weighting(attack: Callable, weighting: str | Weighting) -> Weighti
     """``weighting`` as ``attack`` runs it: ``detach_weights=None`` becomes True for a :func:`descent_attack`,
     False otherwise (see :class:`~uwl_utils.losses.Weighting`). This is the value a result row records."""
     return as_weighting(weighting).resolved(getattr(attack, _DESCENDS, False))
+
+
+_INFO_FIELDS = {f.name for f in fields(AttackInfo)} - {"iterations", "params"}
+
+
+def report(info: AttackInfo | None, *, iterations: int, params: Mapping[str, Any] | None = None, **extras: Any) -> None:
+    """Write an attack's extras into ``info`` when the caller passed one; a no-op for ``info=None``.
+
+    ``iterations``: forward+backward passes per image; ``params``: values resolved from defaults (e.g. the
+    step count behind ``steps=None``); ``extras``: other fields of :class:`AttackInfo` (eps_found, labels, winner).
+    """
+    if info is None:
+        return
+    unknown = set(extras) - _INFO_FIELDS
+    if unknown:
+        raise ValueError(f"AttackInfo has no field(s) {sorted(unknown)}")
+    info.iterations = iterations
+    info.params.update(params or {})
+    for name, value in extras.items():
+        setattr(info, name, value)
 
 
 @torch.no_grad()
@@ -172,7 +194,8 @@ def iterations(n: int, progress: bool, desc: str) -> Iterable[int]:
 
 
 def success_fraction(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per image, the fraction of valid pixels whose prediction differs from the label (the APSR), [N]."""
-    valid = labels != IGNORE_INDEX
-    wrong = (predicted_class(logits) != labels) & valid
-    return wrong.flatten(1).sum(1) / valid.flatten(1).sum(1).clamp_min(1)
+    """Per image, the APSR of the prediction (:func:`uwl_utils.metrics.apsr`) in the logits' dtype, [N].
+
+    An image without valid pixels counts as 0 (nothing to fool), so that comparisons stay defined.
+    """
+    return apsr(predicted_class(logits), labels).nan_to_num(0.0).to(logits.dtype)

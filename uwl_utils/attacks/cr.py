@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from uwl_utils.attacks.base import (
+    AttackInfo,
     iterations,
     l2_normalize,
     loss_and_grad,
@@ -21,6 +22,7 @@ from uwl_utils.attacks.base import (
     preserves_model,
     project_l2,
     project_linf,
+    report,
 )
 from uwl_utils.attacks.pgd import _check_norm_eps
 from uwl_utils.losses import Step, Weighting, pixel_cross_entropy
@@ -113,6 +115,7 @@ def cr_pgd(
     faithful: bool = False,
     generator: torch.Generator | int | None = None,
     progress: bool = False,
+    info: AttackInfo | None = None,
 ) -> torch.Tensor:
     """The CR framework's PGD (docs/attacks.md §CR-PGD steps) on the CR-weighted or a paper-weighted cross-entropy.
 
@@ -131,16 +134,22 @@ def cr_pgd(
       §CR-PGD swap).
     - ``faithful=True`` reproduces the published code's missing ℓ∞ projection: only the [0, 1] clamp, so
       ‖δ‖∞ can reach steps·α = 2.5·ε. It changes nothing for ℓ2. The default projects correctly.
+
+    ``info.params`` reports the ``eps`` and ``step_size`` taken for None.
     """
     use_cr = (weighting if isinstance(weighting, str) else weighting.scheme) == "CR"
     images, labels, scheme = prepare(model, images, labels, "none" if use_cr else weighting)
-    eps = _check_norm_eps(norm, DEFAULT_EPS.get(norm, 1.0) if eps is None else eps, images)
+    resolved = {}
+    if eps is None:
+        resolved["eps"] = eps = DEFAULT_EPS.get(norm, 1.0)
+    eps = _check_norm_eps(norm, eps, images)
     if steps < 1 or refresh < 1 or n_samples < 1 or sample_batch < 1:
         raise ValueError(
             "steps, refresh, n_samples and sample_batch must be at least 1; "
             f"got steps={steps}, refresh={refresh}, n_samples={n_samples}, sample_batch={sample_batch}"
         )
-    step_size = 2.5 * eps / steps if step_size is None else step_size
+    if step_size is None:
+        resolved["step_size"] = step_size = 2.5 * eps / steps
     if not step_size > 0 or not sigma > 0:
         raise ValueError(f"step_size and sigma must be positive; got step_size={step_size}, sigma={sigma}")
     gen = make_generator(generator) if use_cr else None
@@ -157,4 +166,5 @@ def cr_pgd(
             x = (x + step_size * grad.sign()).clamp(0, 1)
         else:
             x = project_linf(x + step_size * grad.sign(), images, eps_t)
+    report(info, iterations=steps, params=resolved)
     return x

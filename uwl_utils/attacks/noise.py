@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from uwl_utils.attacks.base import make_generator, preserves_model
+from uwl_utils.attacks.base import AttackInfo, make_generator, preserves_model, report
 from uwl_utils.checks import check_eps, check_images
 
 __all__ = ["uniform_noise"]
@@ -19,17 +19,19 @@ def uniform_noise(
     *,
     eps: float = 8 / 255,
     sign: bool = True,
-    weighting: object = "none",
     generator: torch.Generator | int | None = 0,
+    info: AttackInfo | None = None,
 ) -> torch.Tensor:
     """Add random noise in the ℓ∞ ball of radius ``eps``: ±ε per entry (``sign=True``) or uniform in [−ε, ε].
 
-    Same signature as the attacks so that the experiment runner can treat it as one; ``model``, ``labels``
-    and ``weighting`` are unused. Seeded by ``generator`` (drawn on the CPU, so the same on every device).
+    The attack contract without a weighting, so that the experiment runner can treat it as an attack; ``model``
+    and ``labels`` are unused. Seeded by ``generator`` (drawn on the CPU for the whole batch, so the same on
+    every device).
     """
     check_images(images)
     eps = check_eps(eps)
     gen = make_generator(generator)
     u = torch.rand(images.shape, generator=gen).to(images.device, images.dtype)
     noise = torch.where(u < 0.5, -1.0, 1.0) if sign else 2 * u - 1
+    report(info, iterations=0)
     return (images.detach() + eps * noise).clamp(0, 1)

@@ -21,9 +21,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from uwl_utils.attacks.base import iterations, l2_normalize, make_generator, prepare, preserves_model
+from uwl_utils.attacks.base import (
+    AttackInfo,
+    iterations,
+    l2_normalize,
+    make_generator,
+    prepare,
+    preserves_model,
+    report,
+)
 from uwl_utils.checks import IGNORE_INDEX, check_images
-from uwl_utils.losses import Weighting, pixel_cross_entropy
+from uwl_utils.losses import pixel_cross_entropy
 
 __all__ = [
     "train_patch",
@@ -264,20 +272,18 @@ def patch_eot(
     patch: torch.Tensor,
     position: tuple[int, int] | None = None,
     quantize: bool = True,
-    weighting: str | Weighting = "none",
-    return_labels: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    info: AttackInfo | None = None,
+) -> torch.Tensor:
     """The EOT patch attack at evaluation: ``patch`` (from :func:`train_patch`) pasted at ``position`` (default
     the centre) without EOT, quantised to 8 bits when ``quantize`` (docs/attacks.md §EOT patch evaluation).
 
-    Fits the attack contract; the patch is trained with its own loss, so only ``weighting="none"`` is
-    accepted. Unbounded in value inside the patch, the result has no ε-ball. Metrics must ignore the patch
-    area: ``return_labels=True`` also returns the labels (None: the clean prediction) with 255 under the patch.
+    The attack contract without a weighting: the patch is trained with its own loss. Unbounded in value
+    inside the patch, the result has no ε-ball. Metrics must ignore the patch area: ``info.labels`` gets the
+    labels (None: the clean prediction) with the ignore label under the patch.
     """
-    images, labels, weighting = prepare(model, images, labels, weighting)
-    if weighting.scheme != "none":
-        raise ValueError(f"patch_eot trains no per-pixel loss; weighting must be 'none', got {weighting.scheme!r}")
+    images, labels, _ = prepare(model, images, labels)
     if quantize:
         patch = (patch.clamp(0, 1) * 255).round() / 255
     patched, labels = apply_patch(images, patch, position, labels)
-    return (patched, labels) if return_labels else patched
+    report(info, iterations=0, labels=labels)
+    return patched

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from uwl_utils.attacks.base import (
+    AttackInfo,
     iterations,
     l2_normalize,
     loss_and_grad,
@@ -22,6 +23,7 @@ from uwl_utils.attacks.base import (
     preserves_model,
     project_l2,
     project_linf,
+    report,
     success_fraction,
 )
 from uwl_utils.checks import check_eps
@@ -48,6 +50,14 @@ def _random_start(images: torch.Tensor, eps: torch.Tensor, norm: str, gen: torch
     return (images + delta).clamp(0, 1)
 
 
+def _keep_best(
+    frac: torch.Tensor, x: torch.Tensor, best_frac: torch.Tensor, best: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, (``frac``, ``x``) where ``frac`` ≥ ``best_frac`` (ties go to the newer), else the best so far."""
+    better = frac >= best_frac
+    return torch.where(better, frac, best_frac), torch.where(better.view(-1, 1, 1, 1), x, best)
+
+
 def _pgd_run(
     model: nn.Module,
     images: torch.Tensor,
@@ -65,10 +75,7 @@ def _pgd_run(
     best = images.clone()
     for t in iterations(steps, progress, "PGD"):
         _, grad, logits = loss_and_grad(model, x, labels, weighting, step=(t + 1, steps))
-        frac = success_fraction(logits, labels)
-        better = frac >= best_frac
-        best_frac = torch.where(better, frac, best_frac)
-        best = torch.where(better.view(-1, 1, 1, 1), x, best)
+        best_frac, best = _keep_best(success_fraction(logits, labels), x, best_frac, best)
         if norm == "linf":
             x = project_linf(x + step_size * grad.sign(), images, eps)
         else:
@@ -95,9 +102,7 @@ def _pgd(
     for run in range(restarts):
         start = _random_start(images, eps, norm, gen) if (random_init or run > 0) else images
         frac, adv = _pgd_run(model, images, labels, weighting, eps, norm, steps, eps * rel_step, start, progress)
-        better = frac >= best_frac
-        best_frac = torch.where(better, frac, best_frac)
-        best = torch.where(better.view(-1, 1, 1, 1), adv, best)
+        best_frac, best = _keep_best(frac, adv, best_frac, best)
     return best
 
 
@@ -116,6 +121,7 @@ def pgd(
     weighting: str | Weighting = "none",
     generator: torch.Generator | int | None = None,
     progress: bool = False,
+    info: AttackInfo | None = None,
 ) -> torch.Tensor:
     """PGD with step ``rel_step · eps`` (ℓ∞: signed gradient; ℓ2: normalised gradient) for ``steps`` iterations.
 
@@ -126,10 +132,12 @@ def pgd(
     eps = _check_norm_eps(norm, eps, images)
     if steps < 1 or restarts < 1:
         raise ValueError(f"steps and restarts must be at least 1; got steps={steps}, restarts={restarts}")
-    return _pgd(
+    adv = _pgd(
         model, images, labels, weighting, per_image(eps, images), norm, steps, rel_step, restarts,
         random_init, make_generator(generator), progress,
     )  # fmt: skip
+    report(info, iterations=steps * restarts)
+    return adv
 
 
 @preserves_model
@@ -149,14 +157,14 @@ def minimal_pgd(
     weighting: str | Weighting = "none",
     generator: torch.Generator | int | None = None,
     progress: bool = False,
-    return_eps: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    info: AttackInfo | None = None,
+) -> torch.Tensor:
     """Bisection for the smallest ε at which PGD misclassifies ≥ ``adv_threshold`` of the valid pixels.
 
     Per image: lo = 0, hi = 2·max_ε; each of ``search_steps`` trials runs PGD at ε = (lo + hi)/2 and moves
     hi down on success, lo up otherwise. Returns the adversarial of the smallest successful ε; an image
-    that never succeeds comes back unperturbed (as the ALMA prox framework returns it). With
-    ``return_eps`` also the ε found per image [N] (NaN where none succeeded).
+    that never succeeds comes back unperturbed (as the ALMA prox framework returns it). ``info.eps_found``:
+    the ε found per image [N] (NaN where none succeeded).
     """
     images, labels, weighting = prepare(model, images, labels, weighting)
     max_eps = _check_norm_eps(norm, max_eps, images, "max_eps")
@@ -180,6 +188,6 @@ def minimal_pgd(
         hi = torch.where(ok, eps, hi)
         lo = torch.where(ok, lo, eps)
         found |= ok
-    if return_eps:
-        return best, torch.where(found, hi, torch.full_like(hi, float("nan")))
+    eps_found = torch.where(found, hi, torch.full_like(hi, float("nan")))
+    report(info, iterations=search_steps * restarts * steps, eps_found=eps_found)
     return best

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from uwl_utils.attacks.apgd import SEA_SCHEDULE, _apgd_schedule, _check_schedule
-from uwl_utils.attacks.base import AttackInfo, make_generator, prepare, preserves_model, success_fraction
+from uwl_utils.attacks.base import AttackInfo, make_generator, prepare, preserves_model, report, success_fraction
 from uwl_utils.attacks.pgd import _check_norm_eps
-from uwl_utils.losses import Weighting, as_weighting
+from uwl_utils.losses import Weighting
 
 __all__ = ["sea", "SEA_LOSSES"]
 
@@ -37,7 +37,6 @@ def sea(
     schedule: Sequence[tuple[float, float]] = SEA_SCHEDULE,
     rho: float = 0.75,
     random_init: bool = True,
-    weighting: str | Weighting = "none",
     generator: torch.Generator | int | None = None,
     progress: bool = False,
     info: AttackInfo | None = None,
@@ -45,14 +44,10 @@ def sea(
     """SEA: APGD with ``schedule`` once per loss of ``losses``, returning per image the worst adversarial.
 
     ``losses`` maps each attacked scheme to the scheme that steers its step size; a plain sequence of schemes
-    tracks the CE (``"none"``), as the release does for its CE-based losses. The losses are SEA's own, so
-    ``weighting`` must stay ``"none"`` (it is accepted for the runner's uniform call). ``info.winner`` gets
-    the winning scheme per image, ``info.iterations`` the passes per image, ``info.params`` the settings.
+    tracks the CE (``"none"``), as the release does for its CE-based losses. The losses are SEA's own, so it
+    takes no ``weighting``. ``info.winner`` gets the winning scheme per image, ``info.iterations`` the passes
+    per image, ``info.params`` the settings.
     """
-    if as_weighting(weighting).scheme != "none":
-        raise ValueError(
-            f"sea attacks with its own losses (argument `losses`); weighting must be 'none', got {weighting!r}"
-        )
     images, labels, _ = prepare(model, images, labels)
     eps = _check_norm_eps(norm, eps, images)
     pairs = dict(losses) if isinstance(losses, Mapping) else {scheme: "none" for scheme in losses}
@@ -76,11 +71,8 @@ def sea(
         passes += used
     winner = torch.stack(apsr).argmax(0)  # ties go to the earlier loss
     best = torch.stack(advs)[winner, torch.arange(images.shape[0], device=images.device)]
-    if info is not None:
-        names = list(pairs)
-        info.winner = [names[i] for i in winner.tolist()]
-        info.iterations = passes
-        info.params.update(
-            losses=pairs, steps=steps, schedule=[list(stage) for stage in schedule], rho=rho, random_init=random_init
-        )
+    params = dict(
+        losses=pairs, steps=steps, schedule=[list(stage) for stage in schedule], rho=rho, random_init=random_init
+    )
+    report(info, iterations=passes, params=params, winner=[list(pairs)[i] for i in winner.tolist()])
     return best

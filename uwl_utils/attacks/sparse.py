@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from uwl_utils.attacks.base import (
+    AttackInfo,
     iterations,
     loss_and_grad,
     make_generator,
@@ -18,8 +19,9 @@ from uwl_utils.attacks.base import (
     prepare,
     preserves_model,
     project_linf,
+    report,
 )
-from uwl_utils.attacks.fgsm import ifgsm_steps
+from uwl_utils.attacks.fgsm import resolve_steps
 from uwl_utils.checks import IGNORE_INDEX, check_eps
 from uwl_utils.losses import Weighting
 from uwl_utils.uncertainty import UNCERTAINTIES
@@ -100,6 +102,7 @@ def sparse_ifgsm(
     measure: str = "E",
     generator: torch.Generator | int | None = 0,
     progress: bool = False,
+    info: AttackInfo | None = None,
 ) -> torch.Tensor:
     """I-FGSM (Eq. 3) that perturbs only the pixels of :func:`select_pixels`, all three channels of each.
 
@@ -112,9 +115,7 @@ def sparse_ifgsm(
     same pixels on every call; None draws a seed from torch's global RNG).
     """
     eps, alpha = check_eps(eps), check_eps(alpha, "alpha")
-    steps = ifgsm_steps(eps) if steps is None else int(steps)
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1; got {steps}")
+    steps, resolved = resolve_steps(steps, eps)
     images, labels, weighting = prepare(model, images, labels, weighting)
     probs = None
     if selection == "uncertainty":
@@ -129,4 +130,5 @@ def sparse_ifgsm(
     for t in iterations(steps, progress, "sparse I-FGSM"):
         _, grad, _ = loss_and_grad(model, x, labels, weighting, step=(t + 1, steps))
         x = project_linf(x + alpha * grad.sign() * mask, images, eps_t)
+    report(info, iterations=steps, params=resolved)
     return x

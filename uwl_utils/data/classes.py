@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-IGNORE_INDEX = 255
+from uwl_utils.checks import IGNORE_INDEX
+
+__all__ = ["IGNORE_INDEX", "CITYSCAPES_CLASSES", "CITYSCAPES_PALETTE", "VOC_CLASSES", "VOC_PALETTE"]
 
 CITYSCAPES_CLASSES = (
     "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",

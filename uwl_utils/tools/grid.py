@@ -59,6 +59,8 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
+from uwl_utils.files import atomic_write
+
 __all__ = ["Grid", "Job", "Slot", "SlurmOptions", "load_grid", "run_job", "run_grid", "collect", "main"]
 
 DEFAULT_OUTPUTS = {"RESULTS_DIR": "results", "OUT_DIR": "figures"}
@@ -71,9 +73,8 @@ Runner = Callable[[Sequence["Job"], int], Iterator[tuple["Job", dict]]]
 
 def _write_json(path: Path, value: Any) -> None:
     """Write JSON atomically (a reader sees the old file or the whole new one)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
 
 
 @dataclass(frozen=True)
@@ -516,9 +517,8 @@ def collect(run_dir: str | Path, out: str | Path | None = None) -> pd.DataFrame:
     rows = pd.concat(frames, ignore_index=True).sort_values(["config", "image_id", "job"], ignore_index=True)
     rows = rows.drop_duplicates(["config", "image_id"], ignore_index=True)
     out = Path(out) if out is not None else run_dir / "results.parquet"
-    tmp = out.with_name(f".{out.name}.tmp")
-    rows.to_parquet(tmp, index=False)
-    os.replace(tmp, out)
+    with atomic_write(out) as tmp:
+        rows.to_parquet(tmp, index=False)
     return rows
 
 

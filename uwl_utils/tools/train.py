@@ -32,6 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from uwl_utils.data import load_dataset
+from uwl_utils.files import atomic_write
 from uwl_utils.metrics import ConfusionMatrix
 from uwl_utils.models import SegmentationModel, build_segmentor, checkpoint_path, get_spec, save_checkpoint
 
@@ -175,10 +176,8 @@ def _save_state(path: Path, cfg: TrainConfig, step: int, elapsed: float, losses:
         "model": segmentor.state_dict(),
         "optimizer": opt.state_dict(),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, tmp)
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        torch.save(state, tmp)
 
 
 def _load_state(path: Path, cfg: TrainConfig) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from uwl_utils.checks import IGNORE_INDEX
+
 Paint = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Pattern = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Light = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -435,7 +437,7 @@ def place(parts: Sequence[Part], x: float, y: float, scale: float, flip: bool = 
 class Canvas:
     """An RGB image and its label map, drawn together at `scale`× the output size."""
 
-    def __init__(self, height: int, width: int, scale: int = 2, label: int = 255) -> None:
+    def __init__(self, height: int, width: int, scale: int = 2, label: int = IGNORE_INDEX) -> None:
         self.height, self.width, self.scale = height, width, scale
         self.image = np.zeros((height * scale, width * scale, 3), np.float32)
         self.label = np.full((height * scale, width * scale), label, np.uint8)
@@ -613,7 +615,7 @@ def camera_effects(image: np.ndarray, rng: np.random.Generator, strength: float 
     return np.clip(image, 0.0, 1.0)
 
 
-def ignore_boundaries(label: np.ndarray, ignore: int = 255) -> np.ndarray:
+def ignore_boundaries(label: np.ndarray, ignore: int = IGNORE_INDEX) -> np.ndarray:
     """Set pixels whose 3×3 neighbourhood holds another label to `ignore` (a 2-px band, as in VOC)."""
     padded = np.pad(label, 1, mode="edge")
     h, w = label.shape

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uwl_utils.data.classes import CITYSCAPES_CLASSES
+from uwl_utils.data.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from uwl_utils.data.synthetic.render import rgb255
 
 HEIGHT, WIDTH, SCALE = 128, 256, 2
@@ -11,7 +11,7 @@ HEIGHT, WIDTH, SCALE = 128, 256, 2
  BUS, TRAIN, MOTORCYCLE, BICYCLE) = (CITYSCAPES_CLASSES.index(n) for n in (
     "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation",
     "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"))  # fmt: skip
-IGNORE = 255  # unlabelled street clutter (bins, benches, boxes), as Cityscapes' "static"
+IGNORE = IGNORE_INDEX  # unlabelled street clutter (bins, benches, boxes), as Cityscapes' "static"
 
 MIN_POLE_PX = 3.0  # narrowest pole / arm at output resolution
 Z_FAR = 220.0
