@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from uwl_utils import attacks as attack_lib
 from uwl_utils.attacks.base import effective_weighting
+from uwl_utils.checks import check_class_counts, check_items
 from uwl_utils.losses import Weighting, as_weighting
 from uwl_utils.metrics import ConfusionMatrix, confusion_matrices, perturbation_norms
 
@@ -152,9 +153,16 @@ def model_identity(model: torch.nn.Module, name: str) -> dict:
 
 
 def load_results(out: str | Path) -> pd.DataFrame:
-    """All rows written under ``out`` so far (empty frame if none)."""
+    """All rows written under ``out`` so far (empty frame if none), one per (config, image_id).
+
+    Two runs writing into one folder at once may both compute a row; the copy in the first part file (in
+    name order: oldest first) is kept. Files of a run killed while writing (``.tmp-*``) are never read.
+    """
     parts = sorted(Path(out).glob("part-*.parquet"))
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    if not parts:
+        return pd.DataFrame()
+    rows = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    return rows.drop_duplicates(["config", "image_id"], ignore_index=True)
 
 
 def _write_part(rows: list[dict], out: Path) -> None:
@@ -214,6 +222,7 @@ def run(
     :func:`load_results` but are not mixed in.
     """
     from uwl_utils import load_dataset, load_model
+    from uwl_utils.models import get_spec
 
     device = resolve_device(device)
     weightings = [as_weighting(w) for w in weightings]
@@ -227,9 +236,17 @@ def run(
         dataset = load_dataset(dataset, split="val", root=data_root, size=image_size)
     else:
         dataset_name = getattr(dataset, "name", type(dataset).__name__)
+    if n_images < 1 or batch_size < 1:
+        raise ValueError(f"n_images and batch_size must be at least 1; got {n_images} and {batch_size}")
     if n_images > len(dataset):
         raise ValueError(f"n_images={n_images} but the {dataset_name} split has only {len(dataset)} images")
     subset = Subset(dataset, range(n_images))
+    named = models if isinstance(models, Mapping) else dict.fromkeys(models)
+    model_classes = {
+        n: get_spec(n).num_classes if m is None else getattr(m, "num_classes", None) for n, m in named.items()
+    }
+    num_classes = check_class_counts(model_classes, getattr(dataset, "num_classes", None), dataset_name)
+    check_items(DataLoader(subset, batch_size=batch_size), num_classes)  # every image and label, before any work
     dataset_key = {"dataset": dataset_name, "size": list(image_size) if image_size else None}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
