@@ -143,10 +143,12 @@ def model_identity(model: torch.nn.Module, name: str) -> dict:
     Part of every configuration's key, so a retrained checkpoint gets new rows; notebooks add it to the
     settings of what they cache (a trained patch) for the same reason.
     """
+    from uwl_utils.models import file_sha256
+
     path = getattr(model, "checkpoint_path", None)
     digest = None
     if path is not None and Path(path).is_file():
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+        digest = file_sha256(path)[:16]
     elif callable(getattr(model, "state_digest", None)):
         digest = model.state_digest()
     return {"model": name, "checkpoint": digest}
