@@ -519,7 +519,9 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
                 raise
             with torch.serialization.safe_globals(allowed):
                 obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+    except CheckpointError:
+        raise
+    except Exception as err:  # torch.load on a damaged file: UnpicklingError, EOFError, IndexError, RuntimeError...
         raise CheckpointError(
             f"cannot read checkpoint {path} ({type(err).__name__}: {str(err).splitlines()[0]}). The file "
             "may be truncated or corrupt: delete it and download (or retrain) it again. If it holds pickled "
