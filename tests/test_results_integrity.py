@@ -201,3 +201,26 @@ def test_two_processes_writing_into_one_results_folder_leave_it_whole(tmp_path):
     assert _every_part_reads(out) >= N_ROWS  # both may have computed a row; each file is whole
     assert not list(out.glob(".tmp-*"))
     _assert_same_results(load_results(out), _run_here(tmp_path / "reference"))
+
+
+def test_a_job_locked_by_another_process_is_reported_busy_and_left_alone(tmp_path):
+    job = _grid(tmp_path).jobs()[0]
+    job.dir.mkdir(parents=True)
+    holder = subprocess.Popen(  # another process holds the job's lock, as a second grid running it would
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+         "print('locked', flush=True); time.sleep(60)", str(job.dir / ".lock")], stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        status = G.run_job(job)
+        assert status["status"] == "busy" and "another process" in status["error"]
+        assert sorted(p.name for p in job.dir.iterdir()) == [".lock"]  # no log, no notebook, no status written
+
+        def runner(jobs, attempt):  # the locked job through run_job; the others need not run
+            for j in jobs:
+                yield j, G.run_job(j, attempt) if j.key == job.key else G._status(j, "done", attempt)
+
+        summary = G.run_grid(_grid(tmp_path), runner, retries=2, progress=False)
+        assert summary.loc[0, "status"] == "busy" and summary.loc[0, "attempts"] == 1  # not retried
+    finally:
+        holder.kill()
+        holder.wait()

@@ -4,12 +4,14 @@ A grid (YAML) lists notebooks, parameters shared by every job and parameters to 
 jobs, one papermill run each. A job's folder in the run directory is named by the hash of its notebook's
 name and its parameters and holds ``job.json``, the executed notebook, ``job.log`` (cell output and, on
 failure, the traceback of every attempt), the notebook's own outputs (``results/``, ``figures/``: see
-``outputs``) and, once it has succeeded, ``done.json``. A rerun skips jobs whose ``done.json`` holds the same
-parameters, so a killed grid resumes with the missing jobs only (and each job's notebook resumes inside
-:func:`uwl_utils.experiment.run` from the rows it had written)::
+``outputs``) and, once it has succeeded, ``done.json`` (its parameters, the package version and, per model, the
+checkpoint hash its rows were computed with). A rerun skips jobs whose ``done.json`` holds the same parameters
+and whose checkpoint files still hold those hashes, so a killed grid resumes with the missing jobs only (and each
+job's notebook resumes inside :func:`uwl_utils.experiment.run` from the rows it had written) and a retrained
+checkpoint reruns exactly the jobs that used it. A job runs in one process at a time (a lock in its folder)::
 
     python -m uwl_utils.tools.grid run GRID.yaml [--executor local|slurm] [--workers N] [--retries N]
-    python -m uwl_utils.tools.grid collect RUN_DIR        # -> RUN_DIR/results.parquet, pooled summary
+    python -m uwl_utils.tools.grid collect RUN_DIR [--allow-mixed-checkpoints]   # -> RUN_DIR/results.parquet
 
 The grid file (every key but ``notebooks`` optional)::
 
@@ -397,8 +399,32 @@ def run_job(job: Job, attempt: int = 1, env: Mapping[str, str] | None = None, cp
     ``cpus`` (Linux) its CPU core group. Appends papermill's log, the cells' output and, on failure, the
     traceback to ``job.log``; writes ``done.json`` (atomically, with the parameters) on success and
     ``status.json`` in any case; returns the status row. The local and SLURM executors both run this.
+
+    A job runs in one process at a time: while another process (a second grid over the same run directory)
+    holds the job's folder lock, this returns at once with status ``"busy"`` and touches nothing.
     """
     job.dir.mkdir(parents=True, exist_ok=True)
+    with open(job.dir / ".lock", "a") as lock:
+        if not _lock(lock):
+            return _status(job, "busy", attempt, 0.0, "running in another process; rerun the grid once it has finished")
+        return _run_papermill(job, attempt, env, cpus)
+
+
+def _lock(file: Any) -> bool:
+    """Take an exclusive lock on an open file without waiting (released when it closes, also on kill -9); True if
+    taken, or where the platform has no ``fcntl``."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no locking
+        return True
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _run_papermill(job: Job, attempt: int, env: Mapping[str, str] | None, cpus: Sequence[int]) -> dict:
     _write_json(job.dir / "job.json", job.to_json())
     (job.dir / "parameters.yaml").write_text(yaml.safe_dump(job.parameters(), sort_keys=True))
     env = {**os.environ, **(env or {})}
@@ -567,11 +593,11 @@ def run_grid(grid: Grid, runner: Runner, retries: int | None = None, progress: b
             break
         for job, status in runner(todo, attempt):
             statuses[job.key] = status
-            final = status["status"] == "done" or attempt == retries + 1
+            final = status["status"] in ("done", "busy") or attempt == retries + 1
             bar.update(int(final))
             failed = sum(statuses[j.key]["status"] == "failed" for j in todo if j.key in statuses)
             bar.set_postfix({"attempt": attempt, "failed" if attempt == retries + 1 else "to retry": failed})
-        todo = [job for job in todo if statuses[job.key]["status"] != "done"]
+        todo = [job for job in todo if statuses[job.key]["status"] not in ("done", "busy")]
     bar.close()
     varying = _varying(jobs)
     rows = [{**statuses[job.key], **_shown(job, varying)} for job in jobs]
