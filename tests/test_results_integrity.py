@@ -224,3 +224,17 @@ def test_a_job_locked_by_another_process_is_reported_busy_and_left_alone(tmp_pat
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_data_is_checked_before_any_attack_and_kept_for_reuse_while_small():
+    from uwl_utils.experiment import _checked_batches
+
+    data = Images(4)
+    kept = _checked_batches(data, 3, 19)
+    assert [b["id"] for b in kept] == [["toy/0", "toy/1", "toy/2"], ["toy/3"]]
+    assert torch.equal(torch.cat([b["image"] for b in kept]), data.x)
+    assert _checked_batches(data, 3, 19, keep_bytes=0) is None  # too large to keep: the attack loop reloads
+    data.x[3, 0, 0, 0] = float("nan")
+    for keep in (1 << 30, 0):
+        with pytest.raises(ValueError, match=r"images \[toy/3\] contain NaN"):
+            _checked_batches(data, 3, 19, keep_bytes=keep)

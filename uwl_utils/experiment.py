@@ -248,7 +248,7 @@ def run(
         n: get_spec(n).num_classes if m is None else getattr(m, "num_classes", None) for n, m in named.items()
     }
     num_classes = check_class_counts(model_classes, getattr(dataset, "num_classes", None), dataset_name)
-    check_items(DataLoader(subset, batch_size=batch_size), num_classes)  # every image and label, before any work
+    batches = _checked_batches(subset, batch_size, num_classes)
     dataset_key = {"dataset": dataset_name, "size": list(image_size) if image_size else None}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -266,7 +266,7 @@ def run(
         model_key = model_identity(model, model_name)
         records = [(_config_record(dataset_key, model_key, a, w), a, w) for a, w in combos]
         wanted_configs.update(record["config"] for record, _, _ in records)
-        for batch in DataLoader(subset, batch_size=batch_size):
+        for batch in batches if batches is not None else DataLoader(subset, batch_size=batch_size):
             images, labels = batch["image"].to(device), batch["label"].to(device)
             ids = list(batch["id"])
             wanted_ids.update(ids)
@@ -293,6 +293,20 @@ def run(
     if len(rows):
         rows = rows[rows["config"].isin(wanted_configs) & rows["image_id"].isin(wanted_ids)].reset_index(drop=True)
     return RunResult(rows, summarize(rows))
+
+
+def _checked_batches(subset: Dataset, batch_size: int, num_classes: int, keep_bytes: int = 1 << 30) -> list | None:
+    """Every item's image and label checked (:func:`uwl_utils.checks.check_items`) before any attack runs; the
+    batches are returned for reuse while they fit in ``keep_bytes``, else None (the attack loop loads them again)."""
+    kept: list | None = []
+    size = 0
+    for batch in DataLoader(subset, batch_size=batch_size):
+        check_items([batch], num_classes)
+        size += batch["image"].nbytes + batch["label"].nbytes
+        kept = kept if kept is not None and size <= keep_bytes else None
+        if kept is not None:
+            kept.append(batch)
+    return kept
 
 
 def _rows(dataset, model_key, record, ids, images, labels, clean_pred, adv, adv_pred, seconds, extra, num_classes):
