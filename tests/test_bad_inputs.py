@@ -14,10 +14,11 @@ import yaml
 from torch.utils.data import Dataset
 
 import uwl_utils  # noqa: F401  (mmcv.ops stand-in before mmseg)
-from benchmarks.run import ToySegmenter
-from uwl_utils import attacks, checks, grid, metrics, models, notebook
+from uwl_utils import attacks, checks, metrics, models, notebook
 from uwl_utils.data import load_dataset
 from uwl_utils.experiment import AttackConfig, resolve_device, run
+from uwl_utils.testing import ToySegmenter
+from uwl_utils.tools import grid
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bad_inputs.md"
 ROW = re.compile(r"^\|\s*`(?P<id>[a-z0-9-]+)`\s*\|.*\|\s*`(?P<message>[^`]+)`\s*\|\s*$")

@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 
-from benchmarks.run import ToySegmenter
 from uwl_utils.experiment import ATTACKS
 from uwl_utils.losses import SCHEMES
 from uwl_utils.metrics import ConfusionMatrix, apsr, confusion_matrices, miou, perturbation_norms
+from uwl_utils.testing import ToySegmenter
 
 MODEL = ToySegmenter()
 C = MODEL.num_classes

@@ -18,10 +18,10 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from benchmarks.run import ToySegmenter
-from uwl_utils import grid as G
 from uwl_utils.experiment import AttackConfig, load_results, run, summarize
 from uwl_utils.models import checkpoint_path
+from uwl_utils.testing import ToySegmenter
+from uwl_utils.tools import grid as G
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,7 +129,7 @@ def test_collect_refuses_two_checkpoints_of_one_model_unless_told(tmp_path, chec
 RUN_SCRIPT = """\
 import sys, time
 sys.path.insert(0, "tests")
-from benchmarks.run import ToySegmenter
+from uwl_utils.testing import ToySegmenter
 from test_results_integrity import Images
 from uwl_utils.experiment import AttackConfig, run
 
