@@ -46,7 +46,7 @@ LOGIT_SCHEMES = [s for s in SCHEMES if s != "CR"]  # CR needs cr_pgd's randomize
 
 
 def _schemes(attack: str) -> list[str]:
-    if attack == "patch_eot":  # the patch is trained with its own loss
+    if attack in ("patch_eot", "sea"):  # the patch is trained with its own loss; SEA runs its own losses
         return ["none"]
     return LOGIT_SCHEMES + ["CR"] if attack == "cr_pgd" else LOGIT_SCHEMES
 
@@ -64,6 +64,8 @@ def _kwargs(attack: str, images: torch.Tensor, eps: float) -> tuple[dict, str | 
         return {"patch": torch.rand(3, h, w, generator=torch.Generator().manual_seed(1))}, None
     if attack == "sparse_ifgsm":
         return {"eps": eps, "n_pixels": 1, "steps": 2}, "linf"
+    if attack == "sea":  # three schedule stages: at least one iteration each
+        return {"eps": eps, "steps": 4}, "linf"
     if attack in ("fgsm", "uniform_noise"):
         return {"eps": eps}, "linf"
     return {"eps": eps, "steps": 2}, "linf"
