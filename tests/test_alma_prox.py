@@ -24,14 +24,16 @@ def linf(a, b):
 
 
 class Recording(nn.Module):
-    """Wraps a model and keeps a copy of every input it sees (ALMA prox runs one forward per iterate)."""
+    """Wraps a model and keeps a copy of every input it differentiates through (ALMA prox runs one forward per
+    iterate; the input check's forward of one image, without gradients, is no iterate)."""
 
     def __init__(self, model):
         super().__init__()
         self.model, self.num_classes, self.inputs = model, model.num_classes, []
 
     def forward(self, x):
-        self.inputs.append(x.detach().clone())
+        if torch.is_grad_enabled():
+            self.inputs.append(x.detach().clone())
         return self.model(x)
 
 

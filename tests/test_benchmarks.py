@@ -111,23 +111,26 @@ def test_images_per_second_hand_computed():
 # --- pass counting ----------------------------------------------------------------------------------------------
 
 
+PROBE = ("f", 1)  # every attack's input check runs the model once on the first image (attacks.base.prepare)
+
+
 def test_pass_counter_counts_forward_and_backward_passes(toy_model, toy_batch):
     images, labels = toy_batch  # 3 images
     counter = PassCounter(toy_model, timing=True)
     assert counter.num_classes == toy_model.num_classes
     fgsm(counter, images, labels)
-    assert counter.passes == {("fb", 3): 1}
+    assert counter.passes == {("fb", 3): 1, PROBE: 1}
     counter.reset()
     ifgsm(counter, images, labels, steps=4)
-    assert counter.passes == {("fb", 3): 4}
+    assert counter.passes == {("fb", 3): 4, PROBE: 1}
     assert counter.forward_s > 0 and counter.backward_s > 0
     counter.reset()
     pgd(counter, images, labels, steps=3)
-    assert counter.passes == {("fb", 3): 3}
+    assert counter.passes == {("fb", 3): 3, PROBE: 1}
     counter.reset()
     # CR: smoothing at t = 0 and t = 5, each one forward of 8 noisy copies of the 3 images, without gradient
     cr_pgd(counter, images, labels, steps=6, refresh=5, n_samples=8, sample_batch=8, generator=0)
-    assert counter.passes == {("fb", 3): 6, ("f", 24): 2}
+    assert counter.passes == {("fb", 3): 6, ("f", 24): 2, PROBE: 1}
     counter.reset()
     with torch.no_grad():
         counter(images)
@@ -172,9 +175,9 @@ def test_runner_writes_well_formed_json_and_markdown(toy_result, tmp_path):
     for per in over["overhead"].values():
         assert per["none"]["ratio"] == pytest.approx(1.0)
         assert all(r["ratio"] > 0 and r["per_iter_s"] > 0 for r in per.values())
-    assert over["floor"]["ifgsm/none"]["passes"] == {"fb@2": 2}
-    assert over["floor"]["fgsm/none"]["passes"] == {"fb@2": 1}
-    assert over["floor"]["cr_pgd/CR"]["passes"] == {"fb@2": 2, "f@16": 1}
+    assert over["floor"]["ifgsm/none"]["passes"] == {"fb@2": 2, "f@1": 1}  # f@1: the input check's probe
+    assert over["floor"]["fgsm/none"]["passes"] == {"fb@2": 1, "f@1": 1}
+    assert over["floor"]["cr_pgd/CR"]["passes"] == {"fb@2": 2, "f@16": 1, "f@1": 1}
     for r in over["floor"].values():
         assert r["ratio"] > 0 and 0 <= r["outside_model_share"] <= 1
     assert set(run["batching"]["rows"]) == {"1", "2"}

@@ -87,7 +87,8 @@ def test_forward_passes_follow_the_schedule(toy_model, toy_batch, steps, refresh
     model = Counting(toy_model)
     cr_pgd(model, images, labels, steps=steps, refresh=refresh, n_samples=n_samples, sample_batch=sample_batch)
     grad_calls = [n for n, grad in model.calls if grad]
-    smooth_calls = [n for n, grad in model.calls if not grad]
+    probe, *smooth_calls = [n for n, grad in model.calls if not grad]
+    assert probe == 1  # the input check's one forward of the first image (attacks.base.prepare)
     assert grad_calls == [2] * steps  # one forward (+ backward) per step, the whole batch
     chunks = [min(sample_batch, n_samples - s) for s in range(0, n_samples, sample_batch)]
     assert smooth_calls == [2 * k for k in chunks] * n_refresh  # chunks of sample_batch copies of every image
@@ -100,7 +101,7 @@ def test_other_schemes_run_without_smoothing(toy_model, toy_batch):
     for scheme in ("none", "E", "L0", Weighting("M", detach_weights=True)):
         model.calls.clear()
         adv = cr_pgd(model, images, labels, norm="linf", steps=6, weighting=scheme)
-        assert model.calls == [(3, True)] * 6
+        assert model.calls == [(1, False)] + [(3, True)] * 6  # the input check's probe of one image, then the steps
         assert not torch.equal(adv, images)
         assert torch.all(linf(adv, images) <= 0.004 + 1e-6)
 

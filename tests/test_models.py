@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 
 import numpy as np
 import pytest
@@ -15,7 +17,9 @@ from uwl_utils.models import (
     CheckpointError,
     SegmentationModel,
     build_segmentor,
+    file_sha256,
     load_model,
+    published_hash,
     read_checkpoint,
     save_checkpoint,
 )
@@ -162,13 +166,69 @@ def test_missing_zoo_checkpoint_names_file_url_and_folder(tmp_path, monkeypatch)
     assert spec.checkpoint_file in message and spec.url in message and str(tmp_path) in message
 
 
+def _published(monkeypatch, tmp_path, name: str = "cityscapes/ddrnet") -> tuple[dict, bytes]:
+    """Random weights of ``name`` saved to bytes, and ``name``'s spec renamed to publish their true hash."""
+    source = build_segmentor(name).state_dict()
+    torch.save({"state_dict": source, "meta": {}}, tmp_path / "weights.pth")
+    content = (tmp_path / "weights.pth").read_bytes()
+    digest = hashlib.sha256(content).hexdigest()[:8]
+    monkeypatch.setitem(MODELS, name, dataclasses.replace(MODELS[name], checkpoint_file=f"ddrnet_x_1-{digest}.pth"))
+    monkeypatch.setenv("UWL_CACHE_DIR", str(tmp_path / "cache"))
+    return source, content
+
+
 def test_zoo_checkpoint_is_taken_from_the_cache_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("UWL_CACHE_DIR", str(tmp_path))
-    source = build_segmentor("cityscapes/ddrnet")
-    torch.save({"state_dict": source.state_dict(), "meta": {}}, tmp_path / MODELS["cityscapes/ddrnet"].checkpoint_file)
+    source, content = _published(monkeypatch, tmp_path)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / MODELS["cityscapes/ddrnet"].checkpoint_file).write_bytes(content)
     model = load_model("cityscapes/ddrnet")
     key = "backbone.stem.0.conv.weight"
-    assert torch.equal(model.segmentor.state_dict()[key], source.state_dict()[key])
+    assert torch.equal(model.segmentor.state_dict()[key], source[key])
+
+
+def test_published_hashes_are_read_off_the_zoo_file_names():
+    assert published_hash("deeplabv3plus_r50-d8_512x1024_40k_cityscapes_20200605_094610-d222ffcd.pth") == "d222ffcd"
+    assert all(len(published_hash(MODELS[name].checkpoint_file)) == 8 for name in ZOO)
+    assert all(published_hash(MODELS[name].checkpoint_file) is None for name in TINY)
+    assert file_sha256(__file__) == hashlib.sha256(open(__file__, "rb").read()).hexdigest()
+
+
+def test_a_cached_zoo_checkpoint_of_another_hash_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("UWL_CACHE_DIR", str(tmp_path))
+    spec = MODELS["voc/pspnet"]
+    (tmp_path / spec.checkpoint_file).write_bytes(b"a truncated download")
+    found = hashlib.sha256(b"a truncated download").hexdigest()
+    with pytest.raises(CheckpointError) as err:
+        load_model("voc/pspnet")
+    message = str(err.value)
+    assert spec.checkpoint_file in message and "expected sha256 ed5dfbd9" in message and found[:8] in message
+    assert "delete it" in message and spec.url in message
+
+
+def test_downloads_are_verified_and_a_bad_one_is_not_kept(tmp_path, monkeypatch):
+    source, content = _published(monkeypatch, tmp_path)
+    payload = [b"<html>rate limited</html>"]
+
+    def fake_download(url, dst, progress=True):
+        with open(dst, "wb") as f:
+            f.write(payload[0])
+
+    monkeypatch.setattr(models, "download_url_to_file", fake_download)
+    with pytest.raises(CheckpointError, match=r"expected sha256 [0-9a-f]{8}…, found .*not kept"):
+        load_model("cityscapes/ddrnet")
+    assert list((tmp_path / "cache").iterdir()) == []  # neither the bad file nor a partial one stays
+    payload[0] = content
+    model = load_model("cityscapes/ddrnet")
+    assert (tmp_path / "cache" / MODELS["cityscapes/ddrnet"].checkpoint_file).read_bytes() == content
+    key = "backbone.stem.0.conv.weight"
+    assert torch.equal(model.segmentor.state_dict()[key], source[key])
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [MODELS["cityscapes/ddrnet"].checkpoint_file]
+
+
+def test_a_checkpoint_that_pickles_objects_is_refused_saying_why(tmp_path):
+    torch.save({"state_dict": {"w": torch.ones(1)}, "meta": {"args": argparse.Namespace(a=1)}}, tmp_path / "o.pth")
+    with pytest.raises(CheckpointError, match=r"o\.pth pickles Python objects besides tensors \(argparse\.Namespace\)"):
+        read_checkpoint(tmp_path / "o.pth")
 
 
 def test_missing_tiny_checkpoint_says_how_to_train(tmp_path, monkeypatch):

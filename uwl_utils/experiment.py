@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from uwl_utils.attacks import ATTACKS, AttackInfo
 from uwl_utils.attacks.base import effective_weighting
-from uwl_utils.checks import resolve_device
+from uwl_utils.checks import check_class_counts, check_items, resolve_device
 from uwl_utils.losses import Weighting, as_weighting
 from uwl_utils.metrics import confusion_matrices, perturbation_norms, pixel_counts
 from uwl_utils.results import load_results, select_rows, stored_keys, summarize, write_part
@@ -127,10 +127,12 @@ def model_identity(model: torch.nn.Module, name: str) -> dict:
     Part of every configuration's key, so a retrained checkpoint gets new rows; notebooks add it to the
     settings of what they cache (a trained patch) for the same reason.
     """
+    from uwl_utils.models import file_sha256
+
     path = getattr(model, "checkpoint_path", None)
     digest = None
     if path is not None and Path(path).is_file():
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+        digest = file_sha256(path)[:16]
     elif callable(getattr(model, "state_digest", None)):
         digest = model.state_digest()
     return {"model": name, "checkpoint": digest}
@@ -228,8 +230,23 @@ def _models(models: Sequence[str] | Mapping[str, nn.Module], device: torch.devic
         yield name, model if model is not None else load_model(name, device=device)
 
 
-def _batches(model: nn.Module, data: Dataset, batch_size: int, device: torch.device) -> Iterator[_Batch]:
-    for batch in DataLoader(data, batch_size=batch_size):
+def _model_classes(models: Sequence[str] | Mapping[str, nn.Module], data_classes: int | None) -> dict[str, int | None]:
+    """Each model's class count, read off its registry entry for a name (nothing is loaded yet). A user model's
+    name counts as the data set's: its output is checked against the labels when it is loaded and attacked."""
+    from uwl_utils.models import get_spec
+    from uwl_utils.user_models import USER_MODELS
+
+    def classes(name: str, model: nn.Module | None) -> int | None:
+        if model is not None:
+            return getattr(model, "num_classes", None)
+        return data_classes if name in USER_MODELS else get_spec(name).num_classes
+
+    named = models if isinstance(models, Mapping) else dict.fromkeys(models)
+    return {n: classes(n, m) for n, m in named.items()}
+
+
+def _batches(model: nn.Module, batches: Iterable[dict[str, Any]], device: torch.device) -> Iterator[_Batch]:
+    for batch in batches:
         yield _Batch(model, list(batch["id"]), batch["image"].to(device), batch["label"].to(device))
 
 
@@ -323,7 +340,12 @@ def run(
     device = resolve_device(device)
     weightings = [as_weighting(w) for w in weightings]
     _check_grid(attacks, weightings)
+    if n_images < 1 or batch_size < 1:
+        raise ValueError(f"n_images and batch_size must be at least 1; got {n_images} and {batch_size}")
     data, dataset_key = _open_dataset(dataset, n_images, data_root, image_size)
+    data_classes = getattr(data.dataset, "num_classes", None)
+    num_classes = check_class_counts(_model_classes(models, data_classes), data_classes, dataset_key["dataset"])
+    checked = _checked_batches(data, batch_size, num_classes)  # every item checked before any attack runs
     Path(out).mkdir(parents=True, exist_ok=True)
     done = stored_keys(load_results(out))
     # each attack's own default for detach_weights (detached where it descends), recorded in its rows' options
@@ -334,7 +356,7 @@ def run(
         ctx = _Context(dataset_key["dataset"], model_identity(model, name), model.num_classes, device)
         jobs = [_Job(_config_record(dataset_key, ctx.model_key, a, w), a, w) for a, w in grid]
         wanted_configs.update(job.record["config"] for job in jobs)
-        for batch in _batches(model, data, batch_size, device):
+        for batch in _batches(model, checked or DataLoader(data, batch_size=batch_size), device):
             wanted_ids.update(batch.ids)
             pending = _pending(jobs, batch.ids, done)
             bar.update(len(jobs) * len(batch.ids) - sum(len(todo) for _, todo in pending))
@@ -346,3 +368,17 @@ def run(
     bar.close()
     rows = select_rows(load_results(out), wanted_configs, wanted_ids)
     return RunResult(rows, summarize(rows))
+
+
+def _checked_batches(subset: Dataset, batch_size: int, num_classes: int, keep_bytes: int = 1 << 30) -> list | None:
+    """Every item's image and label checked (:func:`uwl_utils.checks.check_items`) before any attack runs; the
+    batches are returned for reuse while they fit in ``keep_bytes``, else None (the attack loop loads them again)."""
+    kept: list | None = []
+    size = 0
+    for batch in DataLoader(subset, batch_size=batch_size):
+        check_items([batch], num_classes)
+        size += batch["image"].nbytes + batch["label"].nbytes
+        kept = kept if kept is not None and size <= keep_bytes else None
+        if kept is not None:
+            kept.append(batch)
+    return kept

@@ -50,7 +50,8 @@ def iou(matrix: torch.Tensor) -> torch.Tensor:
 
 
 def miou(matrix: torch.Tensor) -> float:
-    """Mean IoU over classes with a non-empty union (nanmean), in [0, 1], as mmseg's IoUMetric."""
+    """Mean IoU over classes with a non-empty union (nanmean), in [0, 1], as mmseg's IoUMetric; NaN when no
+    class has one (a matrix without valid pixels)."""
     return float(iou(matrix).nanmean())
 
 
@@ -70,7 +71,8 @@ def apsr(
     """Attack pixel success rate (Eq. 11): |{z ∈ Ω : pred_z ≠ y_z}| / |Ω|, Ω the valid pixels.
 
     ``reduction``: ``"none"`` per image [N] (NaN for an image without valid pixels), ``"mean"`` the mean
-    of per-image values, ``"pooled"`` over all valid pixels of the batch.
+    of per-image values (NaN if no image has valid pixels), ``"pooled"`` over all valid pixels of the batch
+    (NaN if there are none).
     """
     wrong, n_valid = (count.double() for count in pixel_counts(pred, labels, ignore_index))
     if reduction == "none":

@@ -13,9 +13,11 @@ Checkpoint files are always read with ``torch.load(..., weights_only=True)``; se
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import pickle
+import re
 import types
 import warnings
 import zipfile
@@ -45,11 +47,14 @@ __all__ = [
     "build_config",
     "build_segmentor",
     "checkpoint_path",
+    "file_sha256",
     "get_spec",
     "load_model",
     "random_model",
+    "published_hash",
     "read_checkpoint",
     "save_checkpoint",
+    "verify_checkpoint",
     "wrap",
 ]
 
@@ -426,10 +431,57 @@ def checkpoint_path(name: str) -> Path:
     return (_tiny_dir() if spec.tiny else _cache_dir()) / spec.checkpoint_file
 
 
+_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,})\.pth?$")
+
+
+def published_hash(filename: str) -> str | None:
+    """The sha256 prefix a zoo file name publishes (``…_20200605_094610-d222ffcd.pth`` → ``"d222ffcd"``), as
+    torch.hub reads it; None for a name without one."""
+    match = _HASH_IN_NAME.search(filename)
+    return match.group(1) if match else None
+
+
+_SHA256: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> digest: a file is read once per process
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's content (hex), read in 1 MiB chunks; remembered while its size and mtime stay."""
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA256:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        _SHA256[key] = digest.hexdigest()
+    return _SHA256[key]
+
+
+def verify_checkpoint(path: str | Path, name: str | None = None, url: str | None = None) -> None:
+    """Check ``path`` against the sha256 prefix that ``name`` (default: its own file name) publishes; a no-op for a
+    name without one. Raises :class:`CheckpointError` naming the file, the expected and the found hash, and what
+    to do."""
+    path = Path(path)
+    name = name or path.name
+    expected = published_hash(name)
+    if expected is None:
+        return
+    found = file_sha256(path)
+    if not found.startswith(expected):
+        source = f"download it again from {url}" if url else "download it again"
+        raise CheckpointError(
+            f"checkpoint {name} ({path}) does not match the hash its name publishes: expected sha256 {expected}…, "
+            f"found {found[: len(expected)]}… (full {found}). It is truncated, corrupt or not the published file: "
+            f"delete it and {source} (load_model downloads a missing zoo file into the cache folder)."
+        )
+
+
 def _find_checkpoint(spec: ModelSpec) -> Path:
-    """The local checkpoint of ``spec``; zoo files are downloaded into the cache folder when absent."""
+    """The local checkpoint of ``spec``, verified against its published hash; zoo files are downloaded into the
+    cache folder when absent (into a temporary file, verified before it takes the final name)."""
     path = checkpoint_path(spec.name)
     if path.is_file():
+        verify_checkpoint(path, url=spec.url)
         return path
     if spec.tiny:
         raise FileNotFoundError(
@@ -437,15 +489,23 @@ def _find_checkpoint(spec: ModelSpec) -> Path:
             "(it writes data/checkpoints/), or set UWL_CHECKPOINT_DIR to the folder holding "
             f"{spec.checkpoint_file}, or pass checkpoint=<path>."
         )
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        download_url_to_file(spec.url, str(path), progress=True)
+        download_url_to_file(spec.url, str(tmp), progress=True)
     except Exception as err:  # no network, HTTP error, read-only folder...
+        tmp.unlink(missing_ok=True)
         raise FileNotFoundError(
             f"checkpoint {spec.checkpoint_file} for {spec.name} is not in {path.parent} and could not be "
             f"downloaded ({type(err).__name__}: {err}). Download it from\n  {spec.url}\ninto\n  "
             f"{path.parent}/\n(set UWL_CACHE_DIR to use another folder), or pass checkpoint=<path>."
         ) from err
+    try:
+        verify_checkpoint(tmp, spec.checkpoint_file, spec.url)
+    except CheckpointError as err:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"{err} The download was not kept.") from None
+    os.replace(tmp, path)
     return path
 
 
@@ -477,6 +537,21 @@ def _trusted_globals(path: Path) -> list[Any] | None:
     return [_resolve_global(g) for g in trusted] + sorted(dtype_classes, key=str)
 
 
+def _refuse_pickled_objects(path: Path) -> None:
+    """Raise a :class:`CheckpointError` saying why, when ``path`` is a readable archive that pickles arbitrary
+    Python objects (anything beyond tensors, containers and numpy arrays); return for any other failure."""
+    try:
+        needed = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # not a readable archive: reported as corrupt by the caller
+        return
+    untrusted = [g for g in needed if g not in _TRUSTED_GLOBALS and not g.startswith("numpy.dtypes.")]
+    raise CheckpointError(
+        f"checkpoint {path} pickles Python objects besides tensors ({', '.join(untrusted[:5])}): unpickling them "
+        "could run any code, so checkpoints are read with torch.load(weights_only=True) only. If you trust the "
+        "file, extract its state dict once: torch.save(torch.load(f, weights_only=False)['state_dict'], out)."
+    )
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint file with ``weights_only=True``; returns (state dict, meta).
 
@@ -492,10 +567,13 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         except pickle.UnpicklingError:
             allowed = _trusted_globals(path) if zipfile.is_zipfile(path) else None
             if not allowed:
+                _refuse_pickled_objects(path)
                 raise
             with torch.serialization.safe_globals(allowed):
                 obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+    except CheckpointError:
+        raise
+    except Exception as err:  # torch.load on a damaged file: UnpicklingError, EOFError, IndexError, RuntimeError...
         raise CheckpointError(
             f"cannot read checkpoint {path} ({type(err).__name__}: {str(err).splitlines()[0]}). The file "
             "may be truncated or corrupt: delete it and download (or retrain) it again. If it holds pickled "
@@ -579,6 +657,8 @@ def load_model(
         return build_user_model(name, resolve_device(device))
     spec = get_spec(name)
     path = Path(checkpoint) if checkpoint is not None else _find_checkpoint(spec)
+    if checkpoint is not None and path.is_file():
+        verify_checkpoint(path)  # a zoo file given by path: its name publishes its hash
     state, _ = read_checkpoint(path)
     segmentor = build_segmentor(name)
     _load_weights(segmentor, state, spec, path)

@@ -23,9 +23,16 @@ __all__ = ["load_results", "write_part", "stored_keys", "select_rows", "summariz
 
 
 def load_results(out: str | Path) -> pd.DataFrame:
-    """All rows written under ``out`` so far (empty frame if none)."""
+    """All rows written under ``out`` so far (empty frame if none), one per (config, image_id).
+
+    Two runs writing into one folder at once may both compute a row; the copy in the first part file (in name
+    order: oldest first) is kept. Files of a run killed while writing (atomic_write's temporaries) are never read.
+    """
     parts = sorted(Path(out).glob("part-*.parquet"))
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    if not parts:
+        return pd.DataFrame()
+    rows = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    return rows.drop_duplicates(["config", "image_id"], ignore_index=True)
 
 
 def write_part(rows: list[dict], out: str | Path) -> Path:

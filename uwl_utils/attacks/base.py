@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from uwl_utils.checks import check_images, check_labels
+from uwl_utils.checks import check_images, check_labels, check_model_output
 from uwl_utils.losses import Step, Weighting, as_weighting
 from uwl_utils.metrics import apsr
 from uwl_utils.model_state import frozen
@@ -113,27 +113,36 @@ def report(info: AttackInfo | None, *, iterations: int, params: Mapping[str, Any
         setattr(info, name, value)
 
 
-@torch.no_grad()
-def _predict(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    return model(images).argmax(1)
+def _model_dtype(model: nn.Module) -> torch.dtype | None:
+    """The floating dtype of the model's first floating parameter or buffer (None: it has none)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return None
 
 
 def prepare(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, weighting: str | Weighting = "none"
 ) -> tuple[torch.Tensor, torch.Tensor, Weighting]:
-    """Check an attack's inputs once; returns (images detached, labels, Weighting).
+    """Check an attack's inputs once, before any work; returns (images detached, labels, Weighting).
 
-    With ``labels=None`` the clean prediction of ``model`` is attacked. An unresolved ``detach_weights``
+    Refuses empty batches, images with NaN/±Inf or outside [0, 1] (beyond rounding, which is clipped away),
+    labels out of range or of another size, and a model whose logits are not [N, num_classes, H, W] at the
+    images' size (one forward pass of the first image). Images are cast to the model's floating dtype (a
+    float64 batch into a float32 model is attacked, and returned, in float32). With ``labels=None`` the
+    clean prediction of ``model`` is attacked. An unresolved ``detach_weights``
     becomes False (an ascent); a descent attack passes ``effective_weighting(attack, weighting)`` instead.
     """
     check_images(images)
-    images = images.detach()
+    dtype = _model_dtype(model)
+    images = images.detach().to(dtype or images.dtype).clamp(0, 1)
+    probe = images if labels is None else images[:1]
+    with torch.no_grad():
+        logits = model(probe)
+    check_model_output(logits, probe, getattr(model, "num_classes", None))
     if labels is None:
-        labels = _predict(model, images)
-    num_classes = getattr(model, "num_classes", None)
-    if num_classes is None:  # a bare nn.Module: read the number of classes off one forward
-        num_classes = model(images[:1]).shape[1]
-    check_labels(labels, num_classes, (images.shape[0], *images.shape[2:]))
+        labels = logits.argmax(1)
+    check_labels(labels, logits.shape[1], (images.shape[0], *images.shape[2:]))
     return images, labels.to(images.device), as_weighting(weighting).resolved(False)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from uwl_utils.attacks.base import AttackInfo, make_generator, preserves_model, report
-from uwl_utils.checks import check_eps, check_images
+from uwl_utils.attacks.base import AttackInfo, make_generator, prepare, preserves_model, report
+from uwl_utils.checks import check_eps
 
 __all__ = ["uniform_noise"]
 
@@ -24,14 +24,14 @@ def uniform_noise(
 ) -> torch.Tensor:
     """Add random noise in the ℓ∞ ball of radius ``eps``: ±ε per entry (``sign=True``) or uniform in [−ε, ε].
 
-    The attack contract without a weighting, so that the experiment runner can treat it as an attack; ``model``
-    and ``labels`` are unused. Seeded by ``generator`` (drawn on the CPU for the whole batch, so the same on
-    every device).
+    The attack contract without a weighting, so that the experiment runner can treat it as an attack; ``labels``
+    are only checked, like an attack's, and ``model`` only probed once for its output's shape. Seeded by
+    ``generator`` (drawn on the CPU for the whole batch, so the same on every device).
     """
-    check_images(images)
     eps = check_eps(eps)
+    images, _, _ = prepare(model, images, labels)
     gen = make_generator(generator)
     u = torch.rand(images.shape, generator=gen).to(images.device, images.dtype)
     noise = torch.where(u < 0.5, -1.0, 1.0) if sign else 2 * u - 1
     report(info, iterations=0)
-    return (images.detach() + eps * noise).clamp(0, 1)
+    return (images + eps * noise).clamp(0, 1)

@@ -72,6 +72,8 @@ def _check_patch(patch: torch.Tensor, image_hw: tuple[int, int]) -> None:
     if not isinstance(patch, torch.Tensor) or not patch.is_floating_point() or patch.dim() != 3 or patch.shape[0] != 3:
         got = f"{tuple(patch.shape)} {patch.dtype}" if isinstance(patch, torch.Tensor) else type(patch).__name__
         raise ValueError(f"patch must be a floating tensor [3,h,w] in [0,1]; got {got}")
+    if not torch.isfinite(patch).all():
+        raise ValueError("patch holds NaN or ±Inf values; train it again (train_patch) or load a saved one")
     lo, hi = patch.min().item(), patch.max().item()
     if lo < 0 or hi > 1:
         raise ValueError(f"patch values must lie in [0, 1] (RGB, like the images); got range [{lo:.3g}, {hi:.3g}]")

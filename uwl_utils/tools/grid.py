@@ -4,12 +4,14 @@ A grid (YAML) lists notebooks, parameters shared by every job and parameters to 
 jobs, one papermill run each. A job's folder in the run directory is named by the hash of its notebook's
 name and its parameters and holds ``job.json``, the executed notebook, ``job.log`` (cell output and, on
 failure, the traceback of every attempt), the notebook's own outputs (``results/``, ``figures/``: see
-``outputs``) and, once it has succeeded, ``done.json``. A rerun skips jobs whose ``done.json`` holds the same
-parameters, so a killed grid resumes with the missing jobs only (and each job's notebook resumes inside
-:func:`uwl_utils.experiment.run` from the rows it had written)::
+``outputs``) and, once it has succeeded, ``done.json`` (its parameters, the package version and, per model, the
+checkpoint hash its rows were computed with). A rerun skips jobs whose ``done.json`` holds the same parameters
+and whose checkpoint files still hold those hashes, so a killed grid resumes with the missing jobs only (and each
+job's notebook resumes inside :func:`uwl_utils.experiment.run` from the rows it had written) and a retrained
+checkpoint reruns exactly the jobs that used it. A job runs in one process at a time (a lock in its folder)::
 
     python -m uwl_utils.tools.grid run GRID.yaml [--executor local|slurm] [--workers N] [--retries N]
-    python -m uwl_utils.tools.grid collect RUN_DIR        # -> RUN_DIR/results.parquet, pooled summary
+    python -m uwl_utils.tools.grid collect RUN_DIR [--allow-mixed-checkpoints]   # -> RUN_DIR/results.parquet
 
 The grid file (every key but ``notebooks`` optional)::
 
@@ -61,7 +63,20 @@ from tqdm.auto import tqdm
 
 from uwl_utils.files import atomic_write
 
-__all__ = ["Grid", "Job", "Slot", "SlurmOptions", "load_grid", "run_job", "run_grid", "collect", "main"]
+__all__ = [
+    "Grid",
+    "Job",
+    "Slot",
+    "SlurmOptions",
+    "load_grid",
+    "run_job",
+    "run_grid",
+    "collect",
+    "file_checkpoint",
+    "mark_done",
+    "package_version",
+    "main",
+]
 
 DEFAULT_OUTPUTS = {"RESULTS_DIR": "results", "OUT_DIR": "figures"}
 _GRID_KEYS = {"notebooks", "run_dir", "parameters", "grid", "shards", "outputs", "retries", "workers", "slurm"}
@@ -71,10 +86,74 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 Runner = Callable[[Sequence["Job"], int], Iterator[tuple["Job", dict]]]
 
 
+def _read_json(path: Path) -> Any:
+    """The JSON in ``path``; None if absent or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _write_json(path: Path, value: Any) -> None:
     """Write JSON atomically (a reader sees the old file or the whole new one)."""
     with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
+
+
+def file_checkpoint(path: str | Path) -> str | None:
+    """The content hash of a checkpoint file, 16 hex digits as :func:`uwl_utils.experiment.model_identity` records
+    it; None if the file is absent."""
+    from uwl_utils.models import file_sha256
+
+    return file_sha256(path)[:16] if Path(path).is_file() else None
+
+
+def package_version() -> str:
+    """The installed version of this package (``"unknown"`` when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("uwl")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _folder_rows(folder: Path, job: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every result row below ``folder`` (its ``part-*.parquet`` files), with ``job`` as a column."""
+    from uwl_utils.experiment import load_results
+
+    frames = [load_results(f) for f in sorted({p.parent for p in folder.glob("**/part-*.parquet")})]
+    frames = [f[[c for c in columns if c in f]] if columns else f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True).assign(job=job) if frames else pd.DataFrame()
+
+
+def mark_done(job: Job, attempt: int, seconds: float) -> None:
+    """Write the job's ``done.json``: its notebook and parameters, the package version, and per model found in its
+    rows the checkpoint hash they were computed with, with the file that holds it where known (a registered
+    model's default checkpoint file, when its hash now is among the rows'); :meth:`Job.is_done` rechecks that file.
+    """
+    from uwl_utils.models import MODELS, checkpoint_path
+
+    rows = job.rows(["model", "checkpoint"])
+    checkpoints = {}
+    for model, group in rows.groupby("model", sort=True) if "checkpoint" in rows else ():
+        seen = group["checkpoint"].dropna().unique().tolist()
+        path = checkpoint_path(model) if model in MODELS else None
+        current = file_checkpoint(path) if path else None
+        if current is not None and current in seen:
+            checkpoints[model] = {"checkpoint": current, "file": str(path)}
+        else:  # another model, or a registered one run from another file: recorded, not rechecked
+            checkpoints[model] = {"checkpoint": seen[0] if len(seen) == 1 else None, "file": None}
+    record = {
+        "notebook": Path(job.notebook).stem,
+        "params": job.params,
+        "seconds": seconds,
+        "attempt": attempt,
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "version": package_version(),
+        "checkpoints": checkpoints,
+    }
+    _write_json(job.dir / "done.json", record)
 
 
 @dataclass(frozen=True)
@@ -113,12 +192,18 @@ class Job:
         return {**self.params, **{k: str(self.dir / v) for k, v in self.outputs.items()}}
 
     def is_done(self) -> bool:
-        """True when ``done.json`` exists and records this notebook and these parameters."""
-        try:
-            done = json.loads((self.dir / "done.json").read_text())
-        except (OSError, ValueError):
+        """True when ``done.json`` records this notebook, these parameters and, for every registered model its rows
+        came from, the checkpoint that model's file still holds (a retrained or replaced checkpoint reruns the job)."""
+        done = _read_json(self.dir / "done.json")
+        if done is None or done.get("notebook") != Path(self.notebook).stem or done.get("params") != self.params:
             return False
-        return done.get("notebook") == Path(self.notebook).stem and done.get("params") == self.params
+        recorded = (done.get("checkpoints") or {}).values()
+        return all(c["file"] is None or file_checkpoint(c["file"]) == c["checkpoint"] for c in recorded)
+
+    def rows(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The result rows the job's notebook wrote (every ``part-*.parquet`` below its folder), with a ``job``
+        column; an empty frame if none."""
+        return _folder_rows(self.dir, self.name, columns)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self) | {"key": self.key}
@@ -315,8 +400,32 @@ def run_job(job: Job, attempt: int = 1, env: Mapping[str, str] | None = None, cp
     ``cpus`` (Linux) its CPU core group. Appends papermill's log, the cells' output and, on failure, the
     traceback to ``job.log``; writes ``done.json`` (atomically, with the parameters) on success and
     ``status.json`` in any case; returns the status row. The local and SLURM executors both run this.
+
+    A job runs in one process at a time: while another process (a second grid over the same run directory)
+    holds the job's folder lock, this returns at once with status ``"busy"`` and touches nothing.
     """
     job.dir.mkdir(parents=True, exist_ok=True)
+    with open(job.dir / ".lock", "a") as lock:
+        if not _lock(lock):
+            return _status(job, "busy", attempt, 0.0, "running in another process; rerun the grid once it has finished")
+        return _run_papermill(job, attempt, env, cpus)
+
+
+def _lock(file: Any) -> bool:
+    """Take an exclusive lock on an open file without waiting (released when it closes, also on kill -9); True if
+    taken, or where the platform has no ``fcntl``."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no locking
+        return True
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _run_papermill(job: Job, attempt: int, env: Mapping[str, str] | None, cpus: Sequence[int]) -> dict:
     _write_json(job.dir / "job.json", job.to_json())
     (job.dir / "parameters.yaml").write_text(yaml.safe_dump(job.parameters(), sort_keys=True))
     env = {**os.environ, **(env or {})}
@@ -338,9 +447,7 @@ def run_job(job: Job, attempt: int = 1, env: Mapping[str, str] | None = None, cp
         code = proc.wait()
         seconds = time.perf_counter() - start
         if code == 0:
-            finished = time.strftime("%Y-%m-%d %H:%M:%S")
-            record = {"notebook": Path(job.notebook).stem, "params": job.params, "seconds": seconds}
-            _write_json(job.dir / "done.json", record | {"attempt": attempt, "finished": finished})
+            mark_done(job, attempt, seconds)
             status = _status(job, "done", attempt, seconds)
         else:
             log.flush()
@@ -467,10 +574,7 @@ def _shown(job: Job, names: Sequence[str]) -> dict[str, str]:
 
 
 def _done_seconds(job: Job) -> float:
-    try:
-        return float(json.loads((job.dir / "done.json").read_text()).get("seconds", 0.0))
-    except (OSError, ValueError):
-        return 0.0
+    return float((_read_json(job.dir / "done.json") or {}).get("seconds", 0.0))
 
 
 def run_grid(grid: Grid, runner: Runner, retries: int | None = None, progress: bool = True) -> pd.DataFrame:
@@ -490,11 +594,11 @@ def run_grid(grid: Grid, runner: Runner, retries: int | None = None, progress: b
             break
         for job, status in runner(todo, attempt):
             statuses[job.key] = status
-            final = status["status"] == "done" or attempt == retries + 1
+            final = status["status"] in ("done", "busy") or attempt == retries + 1
             bar.update(int(final))
             failed = sum(statuses[j.key]["status"] == "failed" for j in todo if j.key in statuses)
             bar.set_postfix({"attempt": attempt, "failed" if attempt == retries + 1 else "to retry": failed})
-        todo = [job for job in todo if statuses[job.key]["status"] != "done"]
+        todo = [job for job in todo if statuses[job.key]["status"] not in ("done", "busy")]
     bar.close()
     varying = _varying(jobs)
     rows = [{**statuses[job.key], **_shown(job, varying)} for job in jobs]
@@ -504,22 +608,52 @@ def run_grid(grid: Grid, runner: Runner, retries: int | None = None, progress: b
     return summary
 
 
-def collect(run_dir: str | Path, out: str | Path | None = None) -> pd.DataFrame:
+def collect(run_dir: str | Path, out: str | Path | None = None, allow_mixed_checkpoints: bool = False) -> pd.DataFrame:
     """All jobs' result rows as one tidy table, de-duplicated by (config, image_id), with a ``job`` column;
-    written to ``out`` (default ``RUN_DIR/results.parquet``). Pool it with :func:`experiment.summarize`."""
-    from uwl_utils.experiment import load_results
+    written to ``out`` (default ``RUN_DIR/results.parquet``). Pool it with :func:`experiment.summarize`.
 
+    A finished job contributes only the rows of the checkpoints its ``done.json`` records (rows it kept from an
+    earlier checkpoint stay on disk). Rows of two checkpoints of one model are refused unless
+    ``allow_mixed_checkpoints``: rerun the grid (it recomputes the jobs whose checkpoint changed) first.
+    """
     run_dir = Path(run_dir)
-    folders = sorted({p.parent for p in run_dir.glob("*/**/part-*.parquet")})
-    frames = [load_results(f).assign(job=f.relative_to(run_dir).parts[0]) for f in folders]
+    names = sorted({p.relative_to(run_dir).parts[0] for p in run_dir.glob("*/**/part-*.parquet")})
+    frames = [_current_rows(run_dir / name) for name in names]
+    frames = [f for f in frames if len(f)]
     if not frames:
         raise ValueError(f"no result rows under {run_dir} (looked for */**/part-*.parquet)")
     rows = pd.concat(frames, ignore_index=True).sort_values(["config", "image_id", "job"], ignore_index=True)
     rows = rows.drop_duplicates(["config", "image_id"], ignore_index=True)
+    if not allow_mixed_checkpoints and "checkpoint" in rows:
+        _refuse_mixed_checkpoints(rows)
     out = Path(out) if out is not None else run_dir / "results.parquet"
     with atomic_write(out) as tmp:
         rows.to_parquet(tmp, index=False)
     return rows
+
+
+def _current_rows(folder: Path) -> pd.DataFrame:
+    """A job folder's rows; for a finished job only those of the checkpoints its ``done.json`` records."""
+    rows = _folder_rows(folder, folder.name)
+    recorded = (_read_json(folder / "done.json") or {}).get("checkpoints") or {}
+    if not len(rows) or "checkpoint" not in rows:
+        return rows
+    expected = rows["model"].map(lambda m: recorded.get(m, {}).get("checkpoint"))
+    stale = expected.notna() & (expected != rows["checkpoint"])
+    return rows[~stale].reset_index(drop=True)
+
+
+def _refuse_mixed_checkpoints(rows: pd.DataFrame) -> None:
+    per_model = rows.dropna(subset=["checkpoint"]).groupby("model")["checkpoint"].unique()
+    mixed = per_model[per_model.map(len) > 1]
+    if len(mixed):
+        model = mixed.index[0]
+        jobs = rows[rows["model"] == model].groupby("checkpoint")["job"].unique().map(sorted).to_dict()
+        raise ValueError(
+            f"rows of {model} come from {len(mixed.iloc[0])} checkpoints (checkpoint: jobs {jobs}); pooling them "
+            "would average two models. Rerun the grid (it recomputes the jobs whose checkpoint changed), or pass "
+            "allow_mixed_checkpoints=True (--allow-mixed-checkpoints) to pool them anyway"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- command line
@@ -552,6 +686,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     col = sub.add_parser("collect", help="pool every job's result rows into RUN_DIR/results.parquet")
     col.add_argument("run_dir")
     col.add_argument("--out", help="default: RUN_DIR/results.parquet")
+    col.add_argument("--allow-mixed-checkpoints", action="store_true",
+                     help="pool rows although one model's rows come from two checkpoints")  # fmt: skip
     one = sub.add_parser("job", help="(re)run one job folder, e.g. to debug it")
     one.add_argument("job_dir")
     one.add_argument("--attempt", type=int, default=1)
@@ -570,7 +706,7 @@ def _main(args: argparse.Namespace) -> int:
     if args.command == "collect":
         from uwl_utils.experiment import summarize
 
-        rows = collect(args.run_dir, args.out)
+        rows = collect(args.run_dir, args.out, args.allow_mixed_checkpoints)
         out = args.out or Path(args.run_dir) / "results.parquet"
         n_jobs, n_configs = rows["job"].nunique(), rows["config"].nunique()
         print(f"{len(rows)} rows from {n_jobs} job(s), {n_configs} configuration(s) -> {out}")
