@@ -17,6 +17,7 @@ from uwl_utils.analysis import (
     option_values,
     paired,
     paired_vs_baseline,
+    per_image_delta_miou,
     per_image_table,
     pooled_gain,
     two_se_verdict,
@@ -176,3 +177,20 @@ def test_cells_without_an_epsilon_pair_only_with_themselves():
     assert alma_e.n_images.item() == 3 and alma_e["mean"].item() == pytest.approx(99 - 20)
     worst = worst_case(both, ["none", "E"], "worst")
     assert len(worst) == 6 and worst.loc[worst.attack.eq("alma_prox"), "source"].eq("E").all()
+
+
+def test_per_image_delta_miou_by_hand():
+    """Image 0: clean IoU (3/4, 4/5), adversarial (1/6, 2/7). Image 1: class 1 is in no label; clean it is never
+    predicted (empty union, left out: mIoU 1), adversarially one pixel is (IoU 0 beside 4/5: mIoU 0.4)."""
+    rows = pd.DataFrame(
+        {
+            "num_classes": [2, 2],
+            "conf_clean": [[3, 1, 0, 4], [5, 0, 0, 0]],
+            "conf_adv": [[1, 3, 2, 2], [4, 1, 0, 0]],
+        },
+        index=[7, 9],
+    )
+    delta = per_image_delta_miou(rows)
+    expected = [100 * ((3 / 4 + 4 / 5) / 2 - (1 / 6 + 2 / 7) / 2), 100 * (1.0 - 0.4)]
+    assert delta.index.tolist() == [7, 9]
+    assert delta.tolist() == pytest.approx(expected)

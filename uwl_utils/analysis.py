@@ -24,6 +24,7 @@ __all__ = [
     "CELL",
     "CONFUSION_COLUMNS",
     "per_image_apsr",
+    "per_image_delta_miou",
     "difference_stats",
     "paired",
     "per_image_table",
@@ -49,6 +50,19 @@ def per_image_apsr(rows: pd.DataFrame) -> pd.Series:
     """Per-image APSR in % (paper Eq. 11 on one image); NaN for an image without a valid pixel."""
     valid = rows["n_valid"].astype(float)
     return 100 * rows["n_wrong_adv"] / valid.where(valid > 0)
+
+
+def per_image_delta_miou(rows: pd.DataFrame) -> pd.Series:
+    """Per-image ΔmIoU in points: the mIoU of the image's own clean confusion matrix minus that of its adversarial
+    one (classes with an empty union on that image left out, as :func:`uwl_utils.metrics.miou`)."""
+    from uwl_utils.metrics import miou
+
+    def image_miou(flat: list, classes: int) -> float:
+        return miou(torch.tensor(flat).reshape(classes, classes))
+
+    clean = [image_miou(m, c) for m, c in zip(rows["conf_clean"], rows["num_classes"], strict=True)]
+    adv = [image_miou(m, c) for m, c in zip(rows["conf_adv"], rows["num_classes"], strict=True)]
+    return (100 * (pd.Series(clean, index=rows.index) - pd.Series(adv, index=rows.index))).rename("delta_miou")
 
 
 def difference_stats(diff: pd.Series) -> pd.Series:
