@@ -202,7 +202,9 @@ CASES: dict[str, Callable[[Path, pytest.MonkeyPatch], object]] = {
     "sparse-budget": lambda t, m: attacks.sparse_ifgsm(MODEL, IMAGES, LABELS, n_pixels=3, fraction=0.1),
     "patch-nan": lambda t, m: attacks.patch_eot(MODEL, IMAGES, LABELS, patch=torch.full((3, 2, 2), float("nan"))),
     "patch-too-large": lambda t, m: attacks.apply_patch(IMAGES, torch.rand(3, 7, 8)),
-    "patch-weighting": lambda t, m: attacks.patch_eot(MODEL, IMAGES, LABELS, patch=torch.rand(3, 2, 2), weighting="E"),
+    "patch-weighting": lambda t, m: attacks.ATTACKS["patch_eot"](
+        MODEL, IMAGES, LABELS, patch=torch.rand(3, 2, 2), weighting="E"
+    ),
     "pred-logits": lambda t, m: metrics.confusion_matrices(MODEL(IMAGES)[:, 0], LABELS, 5),
     "apsr-reduction": lambda t, m: metrics.apsr(LABELS, LABELS, reduction="sum"),
     "probs-logits": lambda t, m: checks.check_probs(MODEL(IMAGES)),
