@@ -235,7 +235,7 @@ def paired_points(
     """Mean ± standard error of per-image paired differences (one row per image and comparison), faceted.
 
     A dashed line marks 0 (no difference; ``zero_line=False`` leaves it out, e.g. for per-image values rather
-    than differences); ``x`` keeps WEIGHTING_ORDER where its values are weightings.
+    than differences); ``x`` keeps WEIGHTING_ORDER where its values are weightings. A title may span lines.
     """
     data = diffs.copy()
     if hue == "eps_255":
@@ -256,7 +256,7 @@ def paired_points(
     if hue and grid.legend is not None:
         grid.legend.set_title(METRIC_LABELS.get(hue, hue))
     if title:
-        grid.figure.suptitle(title, y=1.02, fontsize=10)
+        grid.figure.suptitle(title, y=1.02 + 0.06 * title.count("\n"), fontsize=10)
     return grid
 
 
