@@ -19,6 +19,7 @@ from uwl_utils.claims import (
     headline,
     headline_markdown,
     paired,
+    sea_claims,
     sparse_vs_patch_claim,
     verdict,
     weighting_order_claims,
@@ -155,3 +156,23 @@ def test_headline_keeps_the_tested_row_over_most_images_per_claim_and_prints_se_
         "| L0 ≥ E | holds | 2.0 ± 0.5 | 8 | holds | ε 8 |",
         "| one image | x | 5.0 | 1 | inconclusive | s |",
     ]
+
+
+def test_sea_claims_take_the_worst_case_per_image_and_pair_it_at_each_eps():
+    # per image: SEA's four losses, then E and L0 (APSR % of 100 valid pixels), at ε 4 only
+    per_image = {"0": (90, 80, 85, 95, 70, 60), "1": (80, 70, 75, 70, 90, 85), "2": (96, 60, 70, 75, 65, 70)}
+    names = ["MaskCE", "SegPGD", "JS", "MaskNCL", "E", "L0"]
+    spec = [("apgd", 4.0, w, img, v, 100, 1.0) for img, vals in per_image.items()
+            for w, v in zip(names, vals, strict=True)]  # fmt: skip
+    spec.append(("pgd", 4.0, "MaskCE", "0", 100, 100, 1.0))  # another attack: left out
+    table = claims_table([sea_claims(_rows(spec), "quick")])
+    assert list(table.n) == [3, 3, 3] and set(table.setting) == {"quick · d · m · ε 4/255 (pixel)"}
+    # MaskCE − L0: +30, −5, +26; SEA worst (95, 80, 96) − worst of E, L0 (70, 90, 70): +25, −10, +26;
+    # SEA worst − L0: +35, −5, +26
+    for diffs, row in zip([(30, -5, 26), (25, -10, 26), (35, -5, 26)], table.itertuples(), strict=True):
+        assert row.ours == pytest.approx(np.mean(diffs), abs=0.05)
+        assert row.se == pytest.approx(np.std(diffs, ddof=1) / math.sqrt(3), abs=0.05)
+        assert row.verdict == "inconclusive"
+    assert table.claim.iloc[1] == "SEA's worst case beats the worst of E, L0"
+    untested = claims_table([sea_claims(_rows(spec), "quick", attack="sea")])
+    assert set(untested.verdict) == {"not tested in this profile"}

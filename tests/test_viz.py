@@ -93,6 +93,8 @@ def test_paired_points_shows_the_mean_of_each_group_in_weighting_order(tmp_path)
     assert means == pytest.approx([0.0, 2.0, 5.0])
     assert any(line.get_ydata()[0] == 0 for line in ax.get_lines() if line.get_linestyle() == "--")
     assert [p.suffix for p in save_figure(grid, "paired", tmp_path)] == [".png", ".pdf"]
+    (ax,) = paired_points(diffs, zero_line=False).axes.flat
+    assert not [line for line in ax.get_lines() if line.get_linestyle() == "--"]
 
 
 def test_metric_bars_titles_each_facet_once_with_row_and_column():

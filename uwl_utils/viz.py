@@ -230,10 +230,12 @@ def paired_points(
     title: str | None = None,
     ylabel: str | None = None,
     height: float = 3.0,
+    zero_line: bool = True,
 ) -> sns.FacetGrid:
     """Mean ± standard error of per-image paired differences (one row per image and comparison), faceted.
 
-    A dashed line marks 0 (no difference); ``x`` keeps WEIGHTING_ORDER where its values are weightings.
+    A dashed line marks 0 (no difference; ``zero_line=False`` leaves it out, e.g. for per-image values rather
+    than differences); ``x`` keeps WEIGHTING_ORDER where its values are weightings. A title may span lines.
     """
     data = diffs.copy()
     if hue == "eps_255":
@@ -245,7 +247,8 @@ def paired_points(
         palette=weighting_colors(_order(data[hue])) if hue == "weighting" else "deep",
     )  # fmt: skip
     for ax in grid.axes.flat:
-        ax.axhline(0, color="0.4", lw=0.8, ls="--")
+        if zero_line:
+            ax.axhline(0, color="0.4", lw=0.8, ls="--")
         if x == "weighting":
             ax.tick_params(axis="x", labelrotation=45)
     grid.set_axis_labels("", ylabel or METRIC_LABELS.get(y, y))
@@ -253,7 +256,7 @@ def paired_points(
     if hue and grid.legend is not None:
         grid.legend.set_title(METRIC_LABELS.get(hue, hue))
     if title:
-        grid.figure.suptitle(title, y=1.02, fontsize=10)
+        grid.figure.suptitle(title, y=1.02 + 0.06 * title.count("\n"), fontsize=10)
     return grid
 
 
