@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from uwl_utils.experiment import ATTACKS
+from uwl_utils.attacks import ATTACKS
 from uwl_utils.losses import SCHEMES
 from uwl_utils.metrics import ConfusionMatrix, apsr, confusion_matrices, miou, perturbation_norms
 from uwl_utils.testing import ToySegmenter
@@ -46,7 +46,7 @@ LOGIT_SCHEMES = [s for s in SCHEMES if s != "CR"]  # CR needs cr_pgd's randomize
 
 
 def _schemes(attack: str) -> list[str]:
-    if attack in ("patch_eot", "sea"):  # the patch is trained with its own loss; SEA runs its own losses
+    if not ATTACKS[attack].weighted:  # the patch, SEA (its own losses) and the noise baseline take no weighting
         return ["none"]
     return LOGIT_SCHEMES + ["CR"] if attack == "cr_pgd" else LOGIT_SCHEMES
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from uwl_utils.experiment import ATTACKS
+from uwl_utils.attacks import ATTACKS
 from uwl_utils.explorer import AttackExplorer, Choice, readable_table
 from uwl_utils.testing import ToySegmenter
 

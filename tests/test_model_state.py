@@ -8,8 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from uwl_utils.attacks import train_patch
-from uwl_utils.experiment import ATTACKS
+from uwl_utils.attacks import ATTACKS, train_patch
 from uwl_utils.model_state import eval_mode, frozen
 
 # Few steps each: the point is what the attack does to the model, not how strong it is.

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from uwl_utils.attacks import minimal_pgd
-from uwl_utils.experiment import ATTACKS, AttackConfig
+from uwl_utils.attacks import ATTACKS, minimal_pgd
+from uwl_utils.experiment import AttackConfig
 from uwl_utils.protocol import (
     ATTACK_LABELS,
     MINIMAL_PGD,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from uwl_utils.attacks import apgd, sea
+from uwl_utils.attacks import ATTACKS, apgd, sea
 from uwl_utils.attacks.apgd import SEA_SCHEDULE
 from uwl_utils.attacks.base import AttackInfo, success_fraction
 from uwl_utils.attacks.sea import SEA_LOSSES
-from uwl_utils.experiment import ATTACKS, AttackConfig
+from uwl_utils.experiment import AttackConfig
 
 
 def test_sea_returns_per_image_the_adversarial_of_the_worst_loss(toy_model, toy_batch):

@@ -22,7 +22,7 @@ from IPython.display import HTML
 from IPython.display import Image as PngImage
 from PIL import Image
 
-from uwl_utils.experiment import ATTACKS
+from uwl_utils.attacks import ATTACKS
 from uwl_utils.notebook import compare_attack
 
 __all__ = ["Choice", "readable_table", "AttackExplorer", "TABLE_HEADERS"]

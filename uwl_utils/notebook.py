@@ -22,7 +22,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from uwl_utils.experiment import ATTACKS, AttackConfig, resolve_device
+from uwl_utils.attacks import ATTACKS
+from uwl_utils.experiment import AttackConfig, resolve_device
 from uwl_utils.metrics import apsr
 from uwl_utils.models import REPO_ROOT
 from uwl_utils.user_models import anchor_spec, register_spec

@@ -187,9 +187,9 @@ def metric_bars(
     """Bars of a pooled metric (from :func:`uwl_utils.experiment.summarize`) by ``x`` and ``hue``, faceted.
 
     ε runs in increasing order ("—" for attacks without one); each facet shows only its own ``x`` values;
-    attack facets follow the order of :data:`uwl_utils.experiment.ATTACKS`.
+    attack facets follow the order of :data:`uwl_utils.attacks.ATTACKS`.
     """
-    from uwl_utils.experiment import ATTACKS
+    from uwl_utils.attacks import ATTACKS
 
     data = summary.copy()
     if x == "eps_255":
