@@ -10,6 +10,7 @@ saying what to change. ``MODEL_SPEC`` brings a user's own models in (:func:`reso
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -39,6 +40,9 @@ __all__ = [
     "check_model_classes",
     "resolve_model",
     "compare_attack",
+    "attack_configs",
+    "attacks_caption",
+    "weighting_runtimes",
     "REAL_DATASETS",
 ]
 
@@ -290,6 +294,70 @@ def output_dir(OUT_DIR: str, notebook: str) -> Path:
     """The folder a notebook's ``OUT_DIR`` parameter means: ``$UWL_OUT_DIR`` when set, else ``OUT_DIR`` against
     :func:`notebook_dir` (an absolute path stays as it is)."""
     return notebook_dir(notebook) / os.environ.get(ENV_OUT_DIR, OUT_DIR)
+
+
+def attack_configs(
+    names: Sequence[str],
+    eps_255: Sequence[float],
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    eps_space: str = "pixel",
+) -> list[AttackConfig]:
+    """The configurations of a notebook's ``ATTACKS`` / ``EPS_255``: an attack with an ε (an ``eps`` keyword) once
+    per value of ``eps_255`` (0–255 units in ``eps_space``, converted by :func:`uwl_utils.protocol.eps_space_grid`),
+    a minimal-norm attack (minimal-ε PGD, ALMA prox) once; ``params`` holds each attack's keywords (an attack left
+    out runs with its defaults)."""
+    from uwl_utils.protocol import eps_space_grid
+
+    params = dict(params or {})
+    unknown = sorted(set(names) - set(ATTACKS))
+    if unknown:
+        raise ValueError(f"ATTACKS contains unknown attack(s) {unknown}; known attacks: {', '.join(ATTACKS)}")
+    if not names or not eps_255 or any(float(e) <= 0 for e in eps_255):
+        raise ValueError(f"ATTACKS and EPS_255 need at least one value, ε > 0; got {list(names)} and {eps_255}")
+    configs = []
+    for name in names:
+        takes_eps = ATTACKS[name].eps_param == "eps"
+        configs += eps_space_grid(name, eps_255 if takes_eps else None, eps_space, **params.get(name, {}))
+    return configs
+
+
+def attacks_caption(configs: Sequence[AttackConfig], eps_space: str = "pixel") -> str:
+    """One line per attack for a figure's small print: its label (minimal-ε and fixed-ε PGD told apart), the ε it
+    ran at (pixel units, /255) and the parameters the notebook set, so that every reduced setting is on the figure."""
+    from uwl_utils.protocol import attack_label
+
+    lines: dict[str, str] = {}
+    for c in configs:
+        eps = sorted({f"{x.eps_255:.3g}" for x in configs if x.name == c.name and x.eps_255 is not None}, key=float)
+        params = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in c.params.items())
+        where = f" at ε {', '.join(eps)}/255 ({eps_space} ε given)" if eps else ""
+        lines.setdefault(c.name, f"{attack_label(c.name)}{where}" + (f": {params}" if params else " (defaults)"))
+    return "; ".join(lines.values())
+
+
+def weighting_runtimes(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    configs: Sequence[AttackConfig],
+    weightings: Sequence[str],
+    reps: int = 3,
+) -> pd.DataFrame:
+    """Table 1: seconds per image of each attack configuration with each weighting and the weighting's time over
+    ``weightings[0]``'s, timed interleaved and repeated (:func:`uwl_utils.runtime.paired_ratios`): the median of
+    the per-repetition ratios and their range. Seconds are this machine's."""
+    from uwl_utils.protocol import attack_label
+    from uwl_utils.runtime import paired_ratios
+
+    out = []
+    for c in configs:
+        kwargs = c.kwargs()
+        runs = {w: functools.partial(ATTACKS[c.name], model, images, labels, weighting=w, **kwargs) for w in weightings}
+        for w, r in paired_ratios(runs, baseline=weightings[0], reps=reps, device=images.device).items():
+            out.append({"attack": attack_label(c.name), "eps_255": c.eps_255, "weighting": w,
+                        "seconds_per_image": r["seconds"] / len(images), f"time / {weightings[0]}": r["ratio"],
+                        "ratio range": f"{r['ratio_min']:.2f}–{r['ratio_max']:.2f}"})  # fmt: skip
+    return pd.DataFrame(out)
 
 
 def compare_attack(

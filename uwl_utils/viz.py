@@ -23,6 +23,7 @@ __all__ = [
     "paired_points",
     "metric_lines",
     "save_figure",
+    "footnote",
     "METRIC_LABELS",
     "WEIGHTING_ORDER",
     "weighting_colors",
@@ -183,11 +184,13 @@ def metric_bars(
     row: str | None = None,
     title: str | None = None,
     height: float = 3.0,
+    errorbar: str | None = None,
 ) -> sns.FacetGrid:
     """Bars of a pooled metric (from :func:`uwl_utils.experiment.summarize`) by ``x`` and ``hue``, faceted.
 
     ε runs in increasing order ("—" for attacks without one); each facet shows only its own ``x`` values;
-    attack facets follow the order of :data:`uwl_utils.attacks.ATTACKS`.
+    attack facets follow the order of :data:`uwl_utils.attacks.ATTACKS`. Given per-image rows instead,
+    each bar is their mean and ``errorbar="se"`` draws ± its standard error.
     """
     from uwl_utils.attacks import ATTACKS
 
@@ -204,7 +207,8 @@ def metric_bars(
     grid = sns.catplot(
         data=data, x=x, y=metric, hue=hue, hue_order=hue_order if hue == "weighting" else None,
         col=col, row=row, kind="bar", height=height, aspect=1.2, sharex=False, sharey=True,
-        palette=weighting_colors(hue_order) if hue == "weighting" else "deep", saturation=1, **facet_order,
+        palette=weighting_colors(hue_order) if hue == "weighting" else "deep", saturation=1, errorbar=errorbar,
+        **facet_order,
     )  # fmt: skip
     grid.set_axis_labels(METRIC_LABELS.get(x, x), METRIC_LABELS.get(metric, metric))
     _facet_titles(grid, row, col)
@@ -258,6 +262,14 @@ def paired_points(
     if title:
         grid.figure.suptitle(title, y=1.02 + 0.06 * title.count("\n"), fontsize=10)
     return grid
+
+
+def footnote(fig: plt.Figure | sns.FacetGrid, text: str, width: int = 150) -> None:
+    """Write ``text`` (what the figure's run reduced, how a metric was taken) in small print under the figure."""
+    import textwrap
+
+    fig = getattr(fig, "figure", fig)
+    fig.text(0.0, -0.01, "\n".join(textwrap.fill(p, width) for p in text.split("\n")), fontsize=7, va="top")
 
 
 def save_figure(fig: plt.Figure | sns.FacetGrid, name: str, out_dir: str | Path) -> list[Path]:
