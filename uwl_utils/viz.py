@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -24,6 +24,7 @@ __all__ = [
     "metric_lines",
     "save_figure",
     "footnote",
+    "relabel_titles",
     "METRIC_LABELS",
     "WEIGHTING_ORDER",
     "weighting_colors",
@@ -270,6 +271,14 @@ def footnote(fig: plt.Figure | sns.FacetGrid, text: str, width: int = 150) -> No
 
     fig = getattr(fig, "figure", fig)
     fig.text(0.0, -0.01, "\n".join(textwrap.fill(p, width) for p in text.split("\n")), fontsize=7, va="top")
+
+
+def relabel_titles(fig: plt.Figure | sns.FacetGrid, labels: Mapping[str, str]) -> None:
+    """Replace each "·"-separated part of every facet title that ``labels`` names by its label (attack names by
+    the labels figures show, e.g. ``uwl_utils.protocol.ATTACK_LABELS``)."""
+    for ax in getattr(fig, "figure", fig).axes:
+        title = " · ".join(labels.get(part, part) for part in ax.get_title().split(" · "))
+        ax.set_title(title, fontsize=ax.title.get_fontsize())
 
 
 def save_figure(fig: plt.Figure | sns.FacetGrid, name: str, out_dir: str | Path) -> list[Path]:
