@@ -240,7 +240,14 @@ def test_slurm_path_runs_the_same_jobs_as_a_submitit_array(notebook, reference, 
 def test_notebook_02_runs_as_shards_and_draws_from_the_collected_table(tmp_path):
     """Notebook 02 as two shard jobs (one image each): disjoint images, and ``-p RESULTS`` draws its tables
     from the collected rows, pooled over the shards, without computing."""
-    params = {"N_IMAGES": 2, "MODELS": ["synth_city/bisenetv1"], "IMAGE_SIZE": [64, 128], "DEVICE": "cpu"}
+    params = {
+        "N_IMAGES": 2,
+        "MODELS": ["synth_city/bisenetv1"],
+        "IMAGE_SIZE": [64, 128],
+        "DEVICE": "cpu",
+        "ATTACKS": ["fgsm"],
+        "EPS_255": [4],
+    }
     grid = G.load_grid({"notebooks": ["02_attack_evaluation"], "parameters": params, "shards": 2}, tmp_path / "run")
     summary = G.run_grid(grid, G.local_runner(workers=2), progress=False)
     assert summary["status"].tolist() == ["done", "done"], summary.to_dict("records")
@@ -254,9 +261,12 @@ def test_notebook_02_runs_as_shards_and_draws_from_the_collected_table(tmp_path)
                                           "OUT_DIR": str(figures), "RESULTS_DIR": str(tmp_path / "unused")},
                  out_dir=tmp_path)  # fmt: skip
     assert not (tmp_path / "unused").exists(), "RESULTS given: nothing is computed"
-    drawn = pd.read_csv(figures / "02_attack_evaluation.csv").sort_values("config", ignore_index=True)
+    (table,) = [p for p in figures.glob("02_attack_evaluation_synth_city_quick_*.csv") if "_rows" not in p.name]
+    drawn = pd.read_csv(table).sort_values("config", ignore_index=True)
     pooled = summarize(rows).sort_values("config", ignore_index=True)
     assert (drawn["n_images"] == 2).all() and list(drawn["config"]) == list(pooled["config"])
     for col in ["apsr", "miou_clean", "miou_adv", "delta_miou"]:
         assert drawn[col].tolist() == pytest.approx(pooled[col].tolist(), rel=1e-12), col
-    assert {"02_apsr.png", "02_delta_miou.png", "02_runtime.csv"} <= {p.name for p in figures.iterdir()}
+    suffix = table.stem.removeprefix("02_attack_evaluation")  # _<data set>_<profile>_<settings hash>
+    names = {p.name for p in figures.iterdir()}
+    assert {f"02_attack_evaluation_{what}{suffix}.png" for what in ("apsr", "delta_miou", "gains")} <= names
