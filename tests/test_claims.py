@@ -176,3 +176,10 @@ def test_sea_claims_take_the_worst_case_per_image_and_pair_it_at_each_eps():
     assert table.claim.iloc[1] == "SEA's worst case beats the worst of E, L0"
     untested = claims_table([sea_claims(_rows(spec), "quick", attack="sea")])
     assert set(untested.verdict) == {"not tested in this profile"}
+
+
+def test_alma_prox_reach_counts_images_not_model_image_rows():
+    spec = [("alma_prox", np.nan, "none", img, v, 100, 1.0) for img, v in (("a", 98), ("b", 99))]
+    rows = pd.concat([_rows(spec), _rows(spec).assign(model="m2", n_wrong_adv=[96, 97])], ignore_index=True)
+    reach = claims_table([alma_prox_claims(rows, "quick")]).iloc[0]
+    assert reach["n"] == 2 and reach["ours"] == pytest.approx(97.5)  # images a: (98 + 96) / 2, b: (99 + 97) / 2

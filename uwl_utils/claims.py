@@ -102,8 +102,8 @@ def alma_prox_claims(rows: pd.DataFrame, profile: str, attack: str = "alma_prox"
     """Fig. 5 / Table 1: ALMA prox reaches ≈ 99 % APSR, and no weighting costs it more than 2 points."""
     sel = rows["attack"].eq(attack)
     base = _select(rows, attack, "none")
-    apsr = per_image_apsr(rows[base])
-    n = int(apsr.notna().sum())
+    apsr = per_image_apsr(rows[base]).groupby(rows.loc[base, "image_id"]).mean().dropna()  # one value per image
+    n = len(apsr)
     se = float(apsr.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
     out = [claim_row("ALMA prox reaches ≈ 99 % APSR", "≈ 99 %", float(apsr.mean()) if n else float("nan"), se, n,
                      "APSR (none) > 97 %", _setting(rows[sel], profile), threshold=97.0)]  # fmt: skip

@@ -65,7 +65,8 @@ def preserves_model(attack: AttackFn) -> AttackFn:
 
     A model handed over in training mode is attacked as it predicts (BatchNorm with its running statistics,
     no dropout) and comes back with the same parameters, buffers, mode flags and ``requires_grad`` flags; no
-    gradient is accumulated into any parameter's ``.grad``. See :func:`uwl_utils.model_state.frozen`.
+    gradient is accumulated into any parameter's ``.grad``. See :func:`uwl_utils.model_state.frozen`. The
+    adversarial images come back in the caller's dtype (``prepare`` attacks a float64 batch in the model's dtype).
     """
 
     @functools.wraps(attack)
@@ -73,7 +74,11 @@ def preserves_model(attack: AttackFn) -> AttackFn:
         if not isinstance(model, nn.Module):
             raise TypeError(f"{attack.__name__} expects the model as a torch.nn.Module, got {type(model).__name__}")
         with frozen(model):
-            return attack(model, *args, **kwargs)
+            result = attack(model, *args, **kwargs)
+        images = args[0] if args else kwargs.get("images")  # adversarials come back in the caller's dtype
+        if isinstance(result, torch.Tensor) and isinstance(images, torch.Tensor) and result.shape == images.shape:
+            result = result.to(images.dtype)
+        return result
 
     return attack_on_frozen_model  # type: ignore[return-value]
 
