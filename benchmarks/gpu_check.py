@@ -97,6 +97,7 @@ def plan(dry_run: bool, budget_s: float | None = None) -> Plan:
     notebook = {
         "PROFILE": "quick", "DEVICE": "cpu", "DATASET": "synth_city", "N_IMAGES": 1,
         "MODELS": ["synth_city/deeplabv3plus"], "WEIGHTINGS": ["none", "L0"], "IMAGE_SIZE": [64, 128],
+        "ATTACKS": ["fgsm"], "EPS_255": [4],  # the same papermill path; notebook 02 itself runs under nbval
     }  # fmt: skip
     return Plan(
         "cpu",
@@ -110,6 +111,7 @@ def plan(dry_run: bool, budget_s: float | None = None) -> Plan:
         overhead_reps=1,
         memory_architecture=tiny_arch,
         memory_sizes=((32, 64),),  # on the CPU each measurement is a fresh subprocess (~30 s of imports)
+        memory_modes=("none", "checkpoint"),
         memory_limit_gb=64.0,
         notebook_params=notebook,
         notebook_cap_s=480.0,

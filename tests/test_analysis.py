@@ -20,7 +20,6 @@ from uwl_utils.analysis import (
     per_image_delta_miou,
     per_image_table,
     pooled_gain,
-    two_se_verdict,
     winners,
     wins_over_baseline,
     worst_case,
@@ -105,13 +104,9 @@ def test_worst_case_takes_the_highest_apsr_ties_to_the_first():
     assert reordered.loc["b", "source"] == "E"
 
 
-def test_winners_and_verdicts():
+def test_winners_name_the_best_or_the_tie():
     assert winners(pd.Series({"a": 1.0, "b": 3.0})) == "b"
     assert winners(pd.Series({"a": 1.0, "b": 3.0, "c": 3.0})) == "tie of b, c"
-    assert two_se_verdict(1.0, float("nan")) == "one image only: no standard error"
-    assert two_se_verdict(0.0, 0.0) == "identical on every image"
-    assert two_se_verdict(3.0, 1.0) == "beyond 2 SE"
-    assert two_se_verdict(-1.5, 1.0) == "within 2 SE: noise at this sample size"
 
 
 def test_option_values_reads_the_options_json():

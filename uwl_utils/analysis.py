@@ -34,7 +34,6 @@ __all__ = [
     "pooled_gain",
     "worst_case",
     "winners",
-    "two_se_verdict",
     "option_values",
     "markdown_table",
     "export_table",
@@ -178,15 +177,6 @@ def winners(values: pd.Series) -> str:
     """The index label of the largest value, or ``"tie of a, b"`` when several share it."""
     best = values.index[values == values.max()]
     return str(best[0]) if len(best) == 1 else "tie of " + ", ".join(map(str, best))
-
-
-def two_se_verdict(mean: float, se: float) -> str:
-    """Whether a mean difference is beyond two standard errors of zero, in words."""
-    if math.isnan(se):
-        return "one image only: no standard error"
-    if mean == 0 and se == 0:
-        return "identical on every image"
-    return "beyond 2 SE" if abs(mean) > 2 * se else "within 2 SE: noise at this sample size"
 
 
 def option_values(frame: pd.DataFrame, key: str) -> pd.Series:
