@@ -168,3 +168,21 @@ def test_a_relative_model_spec_in_setup_resolves_like_out_dir_against_the_notebo
     cfg = setup(PROFILES, PROFILE="quick", DATASET="synth_city", MODEL_SPEC="../examples/own_model/factories.py",
                 MODELS=["mine/plain"], OUT_DIR=str(tmp_path), THREADS=1)  # fmt: skip
     assert cfg.models == ["mine/plain"] and user_models.USER_MODELS["mine/plain"].factory.__name__ == "build"
+
+
+@pytest.mark.slow
+def test_notebook_02_attacks_a_user_model_given_by_model_spec(tmp_path):
+    """The notebook parameter MODEL_SPEC puts one's own model (the example registry) through notebook 02."""
+    import pandas as pd
+
+    from uwl_utils.models import REPO_ROOT
+    from uwl_utils.tools.demo import run_notebook
+
+    params = {"MODEL_SPEC": str(REPO_ROOT / "examples/own_model/models.yaml"), "MODELS": ["mine/tiny"],
+              "N_IMAGES": 2, "IMAGE_SIZE": [64, 128], "DEVICE": "cpu", "ATTACKS": ["fgsm"], "EPS_255": [4],
+              "OUT_DIR": str(tmp_path / "figures"), "RESULTS_DIR": str(tmp_path / "results")}  # fmt: skip
+    run_notebook("02_attack_evaluation", params, out_dir=tmp_path)
+    (rows_csv,) = (tmp_path / "figures").glob("02_attack_evaluation_*_rows.csv")
+    rows = pd.read_csv(rows_csv)
+    assert set(rows.model) == {"mine/tiny"} and rows.checkpoint.notna().all()  # keyed by the model's state hash
+    assert set(rows.weighting) == {"none", "E", "L0"} and rows.image_id.nunique() == 2
