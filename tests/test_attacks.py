@@ -1,5 +1,7 @@
 """Tests specific to FGSM, I-FGSM, PGD and minimal PGD (the contract common to all attacks: test_attack_contract.py)."""
 
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -142,3 +144,16 @@ def test_first_max_mask_marks_argmax_only_including_ties():
     assert torch.equal(mask, F.one_hot(values.argmax(1), 19).movedim(-1, 1).bool())
     many = torch.randn(1, 300, 4, generator=gen)  # more classes than uint8 ranks: falls back to argmax
     assert torch.equal(first_max_mask(many), F.one_hot(many.argmax(1), 300).movedim(-1, 1).bool())
+
+
+def test_pgd_whose_steps_cannot_reach_eps_says_so(toy_model, toy_batch):
+    images, labels = toy_batch
+    with pytest.warns(UserWarning, match=r"steps=10 and rel_step=0.03333 travels at most 0.33 ε"):
+        adv = pgd(toy_model, images, labels, eps=8 / 255, steps=10)
+    assert (adv - images).abs().max() <= 8 / 255 / 3 + 1e-6  # the path it had: a third of ε
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pgd(toy_model, images, labels, eps=8 / 255, steps=10, rel_step=0.1)  # 10 × ε/10 reaches ε: no warning
+        minimal_pgd(toy_model, images, labels, max_eps=8 / 255, steps=2, rel_step=0.5, search_steps=1)
+    with pytest.warns(UserWarning, match="travels at most 0.50 ε"):
+        minimal_pgd(toy_model, images, labels, max_eps=8 / 255, steps=2, rel_step=0.25, search_steps=1)

@@ -8,6 +8,7 @@ followed: tracking and the success test of the search stay unweighted.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -29,7 +30,7 @@ from uwl_utils.attacks.base import (
 from uwl_utils.checks import check_eps
 from uwl_utils.losses import Weighting
 
-__all__ = ["pgd", "minimal_pgd", "NORMS"]
+__all__ = ["pgd", "minimal_pgd", "warn_short_path", "NORMS"]
 
 NORMS = ("linf", "l2")
 
@@ -106,6 +107,18 @@ def _pgd(
     return best
 
 
+def warn_short_path(steps: int, rel_step: float) -> None:
+    """Warn when ``steps`` steps of ``rel_step · ε`` cannot travel from the clean image to the ε-ball's edge: such a
+    PGD is weaker than its ε says (10 steps of ε/30 reach ε/3). The step is not rescaled silently."""
+    if steps * rel_step < 1:
+        warnings.warn(
+            f"PGD with steps={steps} and rel_step={rel_step:.4g} travels at most {steps * rel_step:.2f} ε from the "
+            f"clean image; pass rel_step ≥ 1/steps = {1 / steps:.4g} (or more steps) to let it reach ε",
+            UserWarning,
+            stacklevel=4,  # the caller of the attack (through its preserves_model wrapper)
+        )
+
+
 @preserves_model
 def pgd(
     model: nn.Module,
@@ -132,6 +145,7 @@ def pgd(
     eps = _check_norm_eps(norm, eps, images)
     if steps < 1 or restarts < 1:
         raise ValueError(f"steps and restarts must be at least 1; got steps={steps}, restarts={restarts}")
+    warn_short_path(steps, rel_step)
     adv = _pgd(
         model, images, labels, weighting, per_image(eps, images), norm, steps, rel_step, restarts,
         random_init, make_generator(generator), progress,
@@ -170,6 +184,7 @@ def minimal_pgd(
     max_eps = _check_norm_eps(norm, max_eps, images, "max_eps")
     if not 0 < adv_threshold <= 1:
         raise ValueError(f"adv_threshold must lie in (0, 1]; got {adv_threshold}")
+    warn_short_path(steps, rel_step)
     n = images.shape[0]
     lo = torch.zeros(n, dtype=images.dtype, device=images.device)
     hi = torch.full_like(lo, 2 * max_eps)
