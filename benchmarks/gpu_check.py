@@ -38,7 +38,7 @@ from typing import Any
 import torch
 
 from benchmarks.fullsize import DLV3P_R101, fullsize_overhead, iteration_memory, random_batch, repo_env
-from benchmarks.report import _clean, machine, machine_line
+from benchmarks.report import _clean, machine, machine_line, write_results
 from uwl_utils.attacks import alma_prox, fgsm, ifgsm, ifgsm_steps, minimal_pgd
 from uwl_utils.models import get_spec, random_model
 
@@ -258,12 +258,8 @@ def run_check(p: Plan, out_dir: str | Path, name: str, log: Callable[[str], None
 
 
 def write(result: dict[str, Any], out_dir: str | Path, name: str) -> tuple[Path, Path]:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
-    json_path.write_text(json.dumps(_clean(result), indent=1, allow_nan=False) + "\n")
-    md_path.write_text(to_markdown(result))
-    return json_path, md_path
+    """The JSON and this check's markdown, as the benchmark writes its own."""
+    return write_results(result, out_dir, name, markdown=to_markdown)
 
 
 def _cell(value: Any, fmt: str = "{:.3f}") -> str:

@@ -6,7 +6,7 @@ import json
 import math
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -485,11 +485,17 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def write_results(result: Mapping[str, Any], out_dir: str | Path, name: str = "latest") -> tuple[Path, Path]:
-    """``out_dir/name.json`` (everything, raw timings included) and ``out_dir/name.md``; returns both paths."""
+def write_results(
+    result: Mapping[str, Any],
+    out_dir: str | Path,
+    name: str = "latest",
+    markdown: Callable[[Mapping[str, Any]], str] | None = None,
+) -> tuple[Path, Path]:
+    """``out_dir/name.json`` (everything, raw timings included) and ``out_dir/name.md`` (``markdown``, default
+    :func:`to_markdown`); returns both paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     json_path.write_text(json.dumps(_clean(result), indent=1, allow_nan=False) + "\n")
-    md_path.write_text(to_markdown(result))
+    md_path.write_text((markdown or to_markdown)(result))
     return json_path, md_path
