@@ -29,10 +29,18 @@ from uwl_utils.attacks.base import (
     report,
     success_fraction,
 )
-from uwl_utils.attacks.pgd import _check_norm_eps, _random_start
+from uwl_utils.attacks.pgd import check_norm_eps, random_start
 from uwl_utils.losses import Weighting, as_weighting
 
-__all__ = ["apgd", "checkpoint_halves", "StepSizeControl", "stage_lengths", "SEA_SCHEDULE"]
+__all__ = [
+    "apgd",
+    "apgd_schedule",
+    "check_schedule",
+    "checkpoint_halves",
+    "StepSizeControl",
+    "stage_lengths",
+    "SEA_SCHEDULE",
+]
 
 MOMENTUM = 0.75
 SEA_SCHEDULE = ((2.0, 0.3), (1.5, 0.3), (1.0, 0.4))  # (radius / ε, share of the iterations), SEA Sec. 3.2
@@ -90,7 +98,7 @@ def stage_lengths(steps: int, schedule: Sequence[tuple[float, float]]) -> list[i
     return [*lengths, steps - sum(lengths)]
 
 
-def _check_schedule(schedule: Sequence[tuple[float, float]], steps: int) -> None:
+def check_schedule(schedule: Sequence[tuple[float, float]], steps: int) -> None:
     if not schedule or any(len(stage) != 2 for stage in schedule):
         raise ValueError(f"schedule must be a non-empty sequence of (radius factor, share) pairs; got {schedule!r}")
     if any(r <= 0 or s <= 0 for r, s in schedule) or not math.isclose(sum(s for _, s in schedule), 1.0):
@@ -187,13 +195,13 @@ def apgd(
     """
     images, labels, weighting = prepare(model, images, labels, weighting)
     track = weighting if track is None else as_weighting(track)
-    eps = _check_norm_eps(norm, eps, images)
+    eps = check_norm_eps(norm, eps, images)
     if steps < 1:
         raise ValueError(f"steps must be at least 1; got {steps}")
     if not 0 < rho <= 1:
         raise ValueError(f"rho must lie in (0, 1]; got {rho}")
-    _check_schedule(schedule, steps)
-    adv, passes = _apgd_schedule(
+    check_schedule(schedule, steps)
+    adv, passes = apgd_schedule(
         model, images, labels, weighting, track, eps, norm, steps, schedule, rho,
         random_init, make_generator(generator), progress,
     )  # fmt: skip
@@ -201,7 +209,7 @@ def apgd(
     return adv
 
 
-def _apgd_schedule(
+def apgd_schedule(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -221,7 +229,7 @@ def _apgd_schedule(
     x, passes = images, 0
     for (factor, _), length in zip(schedule, stage_lengths(steps, schedule), strict=True):
         radius = per_image(factor * eps, images)
-        x = _random_start(images, radius, norm, gen) if (random_init and passes == 0) else project(x, images, radius)
+        x = random_start(images, radius, norm, gen) if (random_init and passes == 0) else project(x, images, radius)
         _, x, used = _apgd_stage(model, images, labels, weighting, track, radius, norm, length, rho, x, progress)
         passes += used
     return x, passes

@@ -24,7 +24,7 @@ from uwl_utils.attacks.base import (
     project_linf,
     report,
 )
-from uwl_utils.attacks.pgd import _check_norm_eps
+from uwl_utils.attacks.pgd import check_norm_eps
 from uwl_utils.losses import Step, Weighting, pixel_cross_entropy
 
 __all__ = ["cr_pgd", "certified_radius", "cr_weights", "smoothed_probs", "DEFAULT_EPS"]
@@ -142,7 +142,7 @@ def cr_pgd(
     resolved = {}
     if eps is None:
         resolved["eps"] = eps = DEFAULT_EPS.get(norm, 1.0)
-    eps = _check_norm_eps(norm, eps, images)
+    eps = check_norm_eps(norm, eps, images)
     if steps < 1 or refresh < 1 or n_samples < 1 or sample_batch < 1:
         raise ValueError(
             "steps, refresh, n_samples and sample_batch must be at least 1; "

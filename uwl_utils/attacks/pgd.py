@@ -30,19 +30,19 @@ from uwl_utils.attacks.base import (
 from uwl_utils.checks import check_eps
 from uwl_utils.losses import Weighting
 
-__all__ = ["pgd", "minimal_pgd", "warn_short_path", "NORMS"]
+__all__ = ["pgd", "minimal_pgd", "warn_short_path", "check_norm_eps", "random_start", "NORMS"]
 
 NORMS = ("linf", "l2")
 
 
-def _check_norm_eps(norm: str, eps: float, images: torch.Tensor, name: str = "eps") -> float:
+def check_norm_eps(norm: str, eps: float, images: torch.Tensor, name: str = "eps") -> float:
     if norm not in NORMS:
         raise ValueError(f"unknown norm {norm!r}; use one of {NORMS}")
     # ℓ∞ budgets live in (0, 1]; an ℓ2 budget can reach the norm of the whole image.
     return check_eps(eps, name, upper=1.0 if norm == "linf" else math.sqrt(images[0].numel()))
 
 
-def _random_start(images: torch.Tensor, eps: torch.Tensor, norm: str, gen: torch.Generator) -> torch.Tensor:
+def random_start(images: torch.Tensor, eps: torch.Tensor, norm: str, gen: torch.Generator) -> torch.Tensor:
     """x + δ with δ uniform in the ℓ∞ ball, or a Gaussian direction scaled to norm ε (ℓ2); clipped to [0, 1]."""
     if norm == "linf":
         delta = (2 * torch.rand(images.shape, generator=gen) - 1).to(images) * eps
@@ -101,7 +101,7 @@ def _pgd(
     best_frac = torch.full((images.shape[0],), -1.0, device=images.device)
     best = images.clone()
     for run in range(restarts):
-        start = _random_start(images, eps, norm, gen) if (random_init or run > 0) else images
+        start = random_start(images, eps, norm, gen) if (random_init or run > 0) else images
         frac, adv = _pgd_run(model, images, labels, weighting, eps, norm, steps, eps * rel_step, start, progress)
         best_frac, best = _keep_best(frac, adv, best_frac, best)
     return best
@@ -142,7 +142,7 @@ def pgd(
     run starts at the clean image unless ``random_init``; later runs start at a random point of the ball.
     """
     images, labels, weighting = prepare(model, images, labels, weighting)
-    eps = _check_norm_eps(norm, eps, images)
+    eps = check_norm_eps(norm, eps, images)
     if steps < 1 or restarts < 1:
         raise ValueError(f"steps and restarts must be at least 1; got steps={steps}, restarts={restarts}")
     warn_short_path(steps, rel_step)
@@ -181,7 +181,7 @@ def minimal_pgd(
     the ε found per image [N] (NaN where none succeeded).
     """
     images, labels, weighting = prepare(model, images, labels, weighting)
-    max_eps = _check_norm_eps(norm, max_eps, images, "max_eps")
+    max_eps = check_norm_eps(norm, max_eps, images, "max_eps")
     if not 0 < adv_threshold <= 1:
         raise ValueError(f"adv_threshold must lie in (0, 1]; got {adv_threshold}")
     warn_short_path(steps, rel_step)

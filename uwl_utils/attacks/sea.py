@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from uwl_utils.attacks.apgd import SEA_SCHEDULE, _apgd_schedule, _check_schedule
+from uwl_utils.attacks.apgd import SEA_SCHEDULE, apgd_schedule, check_schedule
 from uwl_utils.attacks.base import AttackInfo, make_generator, prepare, preserves_model, report, success_fraction
-from uwl_utils.attacks.pgd import _check_norm_eps
+from uwl_utils.attacks.pgd import check_norm_eps
 from uwl_utils.losses import Weighting
 
 __all__ = ["sea", "SEA_LOSSES"]
@@ -49,7 +49,7 @@ def sea(
     per image, ``info.params`` the settings.
     """
     images, labels, _ = prepare(model, images, labels)
-    eps = _check_norm_eps(norm, eps, images)
+    eps = check_norm_eps(norm, eps, images)
     pairs = dict(losses) if isinstance(losses, Mapping) else {scheme: "none" for scheme in losses}
     if not pairs:
         raise ValueError("losses must name at least one weighting scheme")
@@ -57,11 +57,11 @@ def sea(
     tracked = {s: Weighting(t) for s, t in pairs.items()}
     if steps < 1:
         raise ValueError(f"steps must be at least 1; got {steps}")
-    _check_schedule(schedule, steps)
+    check_schedule(schedule, steps)
     gen = make_generator(generator)
     advs, apsr, passes = [], [], 0
     for scheme in pairs:
-        adv, used = _apgd_schedule(
+        adv, used = apgd_schedule(
             model, images, labels, attacked[scheme], tracked[scheme], eps, norm, steps, schedule, rho,
             random_init, gen, progress,
         )  # fmt: skip
